@@ -1,0 +1,50 @@
+# dbc_jax: every target sets itself up (creates .venv and installs the package on first use).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ENV    ?= maze
+PRESET ?= quick
+ALGO   ?= dbc
+ARGS   ?=
+CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
+
+.DEFAULT_GOAL := help
+.PHONY: help install train eval demos test bench clean
+
+help:  ## list the targets
+	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
+	@echo
+	@echo "  make train ENV=maze [PRESET=quick|paper|smoke] [ALGO=dbc|bc] [ARGS='--config.seed=2']"
+	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
+	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/maze_expert.npz)"
+	@echo "  make test                                        the test suite"
+	@echo "  make bench                                       training-speed benchmark (experiments/bench_train.py)"
+	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
+	@echo "  make clean                                       remove $(VENV), runs/ and data/"
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+train: install
+	$(PY) -m dbc_jax.main --config=$(CONFIG) --config.algo=$(ALGO) $(ARGS)
+
+eval: install
+	@test -n "$(WORKDIR)" || (echo "usage: make eval WORKDIR=runs/<run>"; exit 2)
+	$(PY) -m dbc_jax.main --mode=eval --workdir=$(WORKDIR) $(ARGS)
+
+demos: install
+	$(PY) -m dbc_jax.main --mode=demos --config=$(CONFIG) $(ARGS)
+
+test: install
+	$(PY) -m pytest -q $(ARGS)
+
+bench: install
+	$(PY) experiments/bench_train.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs data

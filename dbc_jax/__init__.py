@@ -1,0 +1,15 @@
+"""dbc_jax: Diffusion Model-Augmented Behavioral Cloning (Chen et al., ICML 2024) in JAX/Flax.
+
+    import dbc_jax
+    config = dbc_jax.get_config("maze", "quick")
+    results = dbc_jax.train(config)       # results.per_seed, results.mean, results.table(), results.workdir
+"""
+
+from dbc_jax import envs as _envs
+from dbc_jax.configs import get_config
+from dbc_jax.train import Results, TrainState, evaluate_workdir, make_train, train
+
+_envs.register_all()
+
+__all__ = ["Results", "TrainState", "evaluate_workdir", "get_config", "make_train", "train"]
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Configs: one file per task with ``get_config(preset)``; presets differ only in numbers."""
+
+from __future__ import annotations
+
+import importlib
+
+from ml_collections import ConfigDict
+
+ALGOS = ("dbc", "bc")
+
+
+def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
+    try:
+        module = importlib.import_module(f"dbc_jax.configs.{env_name}")
+    except ModuleNotFoundError as e:
+        raise ValueError(f"no config for task '{env_name}' (expected dbc_jax/configs/{env_name}.py)") from e
+    return module.get_config(preset)
+
+
+def resolve(config: ConfigDict) -> ConfigDict:
+    """Check a config and fill its derived fields; raises ValueError naming the field."""
+    config = ConfigDict(config.to_dict())
+    if config.algo not in ALGOS:
+        raise ValueError(f"config.algo: expected one of {ALGOS}, got '{config.algo}'")
+    if config.algo == "bc":
+        config.policy.coeff_dm = 0.0  # BC is DBC with lambda = 0
+    for field in ("num_seeds", "dm.batch_size", "policy.batch_size", "eval.num_episodes"):
+        value = config
+        for part in field.split("."):
+            value = value[part]
+        if value < 1:
+            raise ValueError(f"config.{field}: must be >= 1, got {value}")
+    for field in ("dm.batch_size", "policy.batch_size"):
+        section, name = field.split(".")
+        if config[section][name] % 2:
+            raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
+    for section in ("dm", "policy"):
+        if config[section].log_every_epochs < 1:
+            raise ValueError(f"config.{section}.log_every_epochs: must be >= 1")
+    if config.eval.every_epochs % config.policy.log_every_epochs:
+        raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
+                         f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
+    if not config.workdir:
+        config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}"
+    return config
+
+
+def uses_diffusion(config: ConfigDict) -> bool:
+    return config.policy.coeff_dm != 0

@@ -1,0 +1,4 @@
+from dbc_jax.data.dataset import Dataset, DatasetError, check_compatible, load_dataset
+from dbc_jax.data.torch_pt import read_torch_arrays
+
+__all__ = ["Dataset", "DatasetError", "check_compatible", "load_dataset", "read_torch_arrays"]

@@ -1,0 +1,141 @@
+"""Maze2D-Medium as in the DBC paper (D4RL ``maze2d-medium-v2`` with the target in the observation).
+
+The MuJoCo model is written here from the numbers in the official spec (Appendix A), not copied from D4RL:
+a point mass (sphere, two slide joints, gear-100 motors) in an 8x8 grid of 1x1 wall boxes. The particle body
+sits at world (1.2, 1.2) while wall tile (w, h) is centred at world (w + 1, h + 1), so in qpos coordinates a
+wall covers [w - 0.7, w + 0.3] x [h - 0.7, h + 0.3]; D4RL has the same offset and the paper's data reflects it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+MEDIUM_MAZE = (
+    "########",
+    "#OO##OO#",
+    "#OO#OOO#",
+    "##OOO###",
+    "#OO#OOO#",
+    "#O#OO#O#",
+    "#OOO#OG#",
+    "########",
+)
+
+SUCCESS_RADIUS = 0.5  # ||qpos - target|| <= this is success, and ends the episode
+MAX_EPISODE_STEPS = 400
+MAX_SPEED = 5.0  # qvel is clipped to [-5, 5] before each physics step
+
+
+def wall_cells(maze: tuple[str, ...] = MEDIUM_MAZE) -> list[tuple[int, int]]:
+    """Grid coordinates (w, h) of the '#' tiles; w indexes rows, h columns."""
+    return [(w, h) for w, row in enumerate(maze) for h, c in enumerate(row) if c == "#"]
+
+
+def free_cells(maze: tuple[str, ...] = MEDIUM_MAZE) -> np.ndarray:
+    """Grid coordinates of the free tiles ('O' and 'G'), in qpos coordinates; shape [26, 2] for Medium."""
+    return np.array([(w, h) for w, row in enumerate(maze) for h, c in enumerate(row) if c in "OG"], dtype=np.float64)
+
+
+def maze_xml(maze: tuple[str, ...] = MEDIUM_MAZE) -> str:
+    """The MJCF of the point maze (spec Appendix A)."""
+    walls = "\n".join(
+        f'    <geom name="wall_{w}_{h}" type="box" pos="{w + 1} {h + 1} 0" size="0.5 0.5 0.2" '
+        f'conaffinity="1" rgba="0.7 0.5 0.3 1"/>'
+        for w, h in wall_cells(maze)
+    )
+    return f"""<mujoco model="maze2d">
+  <compiler inertiafromgeom="true" angle="radian" coordinate="local"/>
+  <option timestep="0.01" gravity="0 0 0" integrator="Euler" iterations="20"/>
+  <default>
+    <joint damping="1" limited="false"/>
+    <geom friction="0.5 0.1 0.1" density="1000" margin="0.002" condim="1" contype="2" conaffinity="1"/>
+  </default>
+  <worldbody>
+    <geom name="ground" type="plane" pos="0 0 -0.1" size="40 40 0.1" contype="1" conaffinity="0" rgba="0.9 0.9 0.9 1"/>
+    <body name="particle" pos="1.2 1.2 0">
+      <geom name="particle_geom" type="sphere" size="0.1" contype="1" rgba="0.2 0.3 0.9 1"/>
+      <joint name="ball_x" type="slide" pos="0 0 0" axis="1 0 0"/>
+      <joint name="ball_y" type="slide" pos="0 0 0" axis="0 1 0"/>
+    </body>
+    <site name="target_site" type="sphere" pos="0 0 0" size="0.2" rgba="0.9 0.2 0.2 0.5"/>
+{walls}
+  </worldbody>
+  <actuator>
+    <motor joint="ball_x" ctrlrange="-1 1" ctrllimited="true" gear="100"/>
+    <motor joint="ball_y" ctrlrange="-1 1" ctrllimited="true" gear="100"/>
+  </actuator>
+</mujoco>
+"""
+
+
+class MazeEnv(MujocoEnv):
+    """Point-mass navigation to a random target in maze2d-medium.
+
+    Observation (6-D): ``[x, y, vx, vy, target_x, target_y]`` in qpos coordinates. Action (2-D) in [-1, 1].
+    Reset: start and target cells uniform over the 26 free cells (independently, as in the paper: about 3.8%
+    of episodes start in the target cell), plus ``U(-0.1, 0.1) * noise_ratio`` on the start and
+    ``U(-0.1, 0.1) * goal_noise_ratio`` on the target; initial velocity ``N(0, 1) * 0.1 * noise_ratio``.
+    ``info["success"]`` is True once within ``SUCCESS_RADIUS`` of the target; that step terminates the episode.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 100}
+
+    def __init__(self, noise_ratio: float = 1.0, goal_noise_ratio: float = 1.0, render_mode: str | None = None):
+        self.noise_ratio = float(noise_ratio)
+        self.goal_noise_ratio = float(goal_noise_ratio)
+        self.cells = free_cells()
+        self.target = self.cells[-1].copy()
+        obs_space = spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float64)
+        # MujocoEnv insists on an existing model path; the model itself comes from maze_xml() below.
+        super().__init__(os.path.abspath(__file__), frame_skip=1, observation_space=obs_space, render_mode=render_mode)
+
+    def _initialize_simulation(self):
+        model = mujoco.MjModel.from_xml_string(maze_xml())
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        return model, mujoco.MjData(model)
+
+    def _get_obs(self) -> np.ndarray:
+        return np.concatenate([self.data.qpos, self.data.qvel, self.target]).astype(np.float64)
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        # D4RL clips the velocity and writes it back into the state before simulating.
+        self.set_state(self.data.qpos.copy(), np.clip(self.data.qvel, -MAX_SPEED, MAX_SPEED))
+        self.do_simulation(action, self.frame_skip)
+        obs = self._get_obs()
+        dist = float(np.linalg.norm(obs[:2] - self.target))
+        success = dist <= SUCCESS_RADIUS
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(np.exp(-dist)), success, False, {"success": success, "distance": dist}
+
+    def reset_model(self) -> np.ndarray:
+        rng = self.np_random
+        start = self.cells[rng.integers(len(self.cells))]
+        qpos = start + rng.uniform(-0.1, 0.1, size=2) * self.noise_ratio
+        qvel = rng.standard_normal(2) * 0.1 * self.noise_ratio
+        self.target = self.cells[rng.integers(len(self.cells))] + rng.uniform(-0.1, 0.1, size=2) * self.goal_noise_ratio
+        self.model.site_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]
+        self.set_state(qpos, qvel)
+        return self._get_obs()
+
+    def set_target(self, target) -> None:
+        """Put the target at ``target`` (qpos coordinates), e.g. to replay a recorded episode."""
+        self.target = np.asarray(target, dtype=np.float64).copy()
+        self.model.site_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]
+
+
+def register() -> None:
+    if "dbc_jax/Maze2D-Medium-v0" not in gym.registry:
+        gym.register(
+            id="dbc_jax/Maze2D-Medium-v0",
+            entry_point=MazeEnv,
+            max_episode_steps=MAX_EPISODE_STEPS,
+        )

@@ -1,0 +1,56 @@
+"""Command line: train, evaluate a saved run, or generate expert demos.
+
+    python -m dbc_jax.main --config=dbc_jax/configs/maze.py:quick [--config.algo=bc] [--config.seed=2]
+    python -m dbc_jax.main --mode=eval --workdir=runs/maze_dbc_quick_seed1 [--num_episodes=200]
+    python -m dbc_jax.main --mode=demos --config=dbc_jax/configs/maze.py [--config.data.num_episodes=100]
+
+Any config field can be overridden with --config.<field>=<value>; see the config file for the fields.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+import dbc_jax
+from dbc_jax.train import default_data_path, evaluate_workdir, make_demos
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
+                                          lock_config=True)
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "demos"], "What to do.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (eval mode; in train mode use --config.workdir).")
+_EPISODES = flags.DEFINE_integer("num_episodes", None, "Eval mode: episodes per seed (default: the run's config).")
+_OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: data/<env>_expert.npz).")
+
+
+def main(argv):
+    del argv
+    if _MODE.value == "eval":
+        if not _WORKDIR.value:
+            raise app.UsageError("--mode=eval needs --workdir")
+        print(evaluate_workdir(_WORKDIR.value, _EPISODES.value).table())
+        return
+    config = _CONFIG.value
+    if config is None:
+        raise app.UsageError("--config is required, e.g. --config=dbc_jax/configs/maze.py:quick")
+    if _MODE.value == "demos":
+        path = make_demos(config, _OUT.value or config.data.path or default_data_path(config.env_name))
+        print(f"Wrote {config.data.num_episodes} {config.env_name} demos to {path}")
+        return
+    results = dbc_jax.train(config)
+    print()
+    print(results.table())
+    print(f"\nworkdir: {results.workdir}")
+    for name, path in results.paths.items():
+        print(f"  {name:15s} {path}")
+    print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.timings.items()))
+
+
+def run():
+    app.run(main, argv=sys.argv)
+
+
+if __name__ == "__main__":
+    run()

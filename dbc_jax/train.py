@@ -1,0 +1,465 @@
+"""Training. ``make_train`` builds pure, jitted functions of a TrainState; ``train(config)`` drives them with I/O.
+
+All state is one pytree (:class:`TrainState`). Policy leaves carry a leading seed axis of ``num_seeds``; the
+diffusion leaves one of 1 (``dm.shared``, as in the paper) or ``num_seeds``. An epoch is a ``lax.scan`` over the
+shuffled batches, a chunk a ``lax.scan`` over epochs, and seeds are a ``jax.vmap``: a chunk of
+``log_every_epochs`` epochs for every seed is one compiled call, with no host round trip inside it. Randomness
+comes from per-stream keys folded with the epoch index, so a run split into chunks -- or interrupted and resumed
+-- draws exactly the same numbers as one uninterrupted call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from ml_collections import ConfigDict
+from tqdm.auto import tqdm
+
+from dbc_jax import configs as config_lib
+from dbc_jax.algos import dbc
+from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json
+from dbc_jax.data import Dataset, check_compatible, load_dataset
+from dbc_jax.envs import Task, get_task
+from dbc_jax.evaluate import EvalResult, Evaluator, make_policy_fn
+from dbc_jax.normalization import Normalizer
+
+# Independent random streams derived from the root key.
+_DM_INIT, _POLICY_INIT, _DM_EPOCHS, _POLICY_EPOCHS, _EVAL = range(5)
+
+
+@struct.dataclass
+class TrainState:
+    dm_params: Any  # [D, ...] denoiser parameters, D = 1 (shared) or num_seeds
+    dm_opt_state: Any
+    policy_params: Any  # [S, ...]
+    policy_opt_state: Any
+    dm_keys: jax.Array  # [D] key of each diffusion model's batch/noise stream
+    policy_keys: jax.Array  # [S]
+    coeff_dm: jnp.ndarray  # [S] lambda per seed: replace it to sweep lambda in one vmapped program
+    dm_epoch: jnp.ndarray  # diffusion epochs done
+    policy_epoch: jnp.ndarray  # policy epochs done
+
+
+class TrainFns(NamedTuple):
+    init: Callable  # key -> TrainState
+    dm_epochs: Callable  # (state, n) -> (state, info {name: [D, n]})
+    policy_epochs: Callable  # (state, n) -> (state, info {name: [S, n]})
+    run: Callable  # key -> (state, dm_info, policy_info): the whole training, pure
+    agent: dbc.Agent
+    updates_per_epoch: dict  # {"dm": int, "policy": int}
+
+
+def _epoch_batches(key, num_items: int, batch_size: int):
+    """Indices of one shuffled epoch, [num_batches, batch_size]; the last partial batch is dropped."""
+    num_batches = num_items // batch_size
+    return jax.random.permutation(key, num_items)[: num_batches * batch_size].reshape(num_batches, batch_size)
+
+
+def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
+    """Run ``epoch_fn(carry, key) -> (carry, info)`` for epochs start..start+n-1; infos stacked over epochs."""
+
+    def body(carry, epoch):
+        return epoch_fn(carry, jax.random.fold_in(stream_key, epoch))
+
+    return jax.lax.scan(body, carry, start_epoch + jnp.arange(n))
+
+
+def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> TrainFns:
+    """Pure training functions for normalized ``obs`` [N, obs_dim] and ``actions`` [N, act_dim]."""
+    config = config_lib.resolve(config)
+    obs, actions = jnp.asarray(obs, jnp.float32), jnp.asarray(actions, jnp.float32)
+    num_items, obs_dim = obs.shape
+    act_dim = actions.shape[1]
+    agent = dbc.make_agent(config, act_dim)
+    num_seeds = config.num_seeds
+    num_dms = 1 if config.dm.shared else num_seeds
+    use_dm = config_lib.uses_diffusion(config)
+    dm_cfg, pol_cfg = config.dm, config.policy
+    dm_updates = num_items // dm_cfg.batch_size
+    pol_updates = num_items // pol_cfg.batch_size
+
+    dm_tx = optax.chain(optax.clip_by_global_norm(dm_cfg.grad_clip), optax.adam(dm_cfg.lr))
+    lr_schedule = optax.linear_schedule(pol_cfg.lr, 0.0, max(1, pol_cfg.epochs * pol_updates))
+    pol_tx = optax.chain(optax.clip_by_global_norm(pol_cfg.grad_clip),
+                         optax.adam(lr_schedule, eps=pol_cfg.adam_eps))
+
+    def init(key) -> TrainState:
+        dm_init_keys = jax.random.split(jax.random.fold_in(key, _DM_INIT), num_dms)
+        pol_init_keys = jax.random.split(jax.random.fold_in(key, _POLICY_INIT), num_seeds)
+        dm_params = jax.vmap(lambda k: dbc.init_denoiser(agent, k, obs_dim + act_dim))(dm_init_keys)
+        pol_params = jax.vmap(lambda k: dbc.init_policy(agent, k, obs_dim))(pol_init_keys)
+        return TrainState(
+            dm_params=dm_params,
+            dm_opt_state=jax.vmap(dm_tx.init)(dm_params),
+            policy_params=pol_params,
+            policy_opt_state=jax.vmap(pol_tx.init)(pol_params),
+            dm_keys=jax.random.split(jax.random.fold_in(key, _DM_EPOCHS), num_dms),
+            policy_keys=jax.random.split(jax.random.fold_in(key, _POLICY_EPOCHS), num_seeds),
+            coeff_dm=jnp.full((num_seeds,), pol_cfg.coeff_dm, jnp.float32),
+            dm_epoch=jnp.zeros((), jnp.int32),
+            policy_epoch=jnp.zeros((), jnp.int32),
+        )
+
+    def dm_epoch(carry, key):
+        perm_key, step_key = jax.random.split(key)
+        batches = _epoch_batches(perm_key, num_items, dm_cfg.batch_size)
+
+        def step(carry, xs):
+            params, opt_state = carry
+            idx, k = xs
+            grad_fn = jax.value_and_grad(functools.partial(dbc.denoiser_loss, agent), has_aux=True)
+            (_, info), grads = grad_fn(params, obs[idx], actions[idx], k)
+            updates, opt_state = dm_tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), info
+
+        carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))
+        return carry, jax.tree.map(jnp.mean, infos)
+
+    def policy_epoch(carry, key, dm_params, coeff_dm):
+        perm_key, step_key = jax.random.split(key)
+        batches = _epoch_batches(perm_key, num_items, pol_cfg.batch_size)
+        coeff = coeff_dm if use_dm else 0.0  # a Python 0 tells the loss to skip the DM (BC)
+        loss_fn = functools.partial(dbc.policy_loss, agent, coeff_bc=pol_cfg.coeff_bc, coeff_dm=coeff,
+                                    agent_expert_normalization=pol_cfg.agent_expert_normalization)
+
+        def step(carry, xs):
+            params, opt_state = carry
+            idx, k = xs
+            (_, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, dm_params, obs[idx], actions[idx], k)
+            updates, opt_state = pol_tx.update(grads, opt_state, params)
+            info["policy/grad_norm"] = optax.global_norm(grads)
+            return (optax.apply_updates(params, updates), opt_state), info
+
+        carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))
+        return carry, jax.tree.map(jnp.mean, infos)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def dm_epochs(state: TrainState, n: int):
+        def one_model(params, opt_state, stream_key):
+            return _scan_epochs(dm_epoch, (params, opt_state), stream_key, state.dm_epoch, n)
+
+        (params, opt_state), info = jax.vmap(one_model)(state.dm_params, state.dm_opt_state, state.dm_keys)
+        return state.replace(dm_params=params, dm_opt_state=opt_state, dm_epoch=state.dm_epoch + n), info
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def policy_epochs(state: TrainState, n: int):
+        shared = state.dm_params if not config.dm.shared else jax.tree.map(lambda x: x[0], state.dm_params)
+
+        def one_seed(params, opt_state, stream_key, dm_params, coeff_dm):
+            epoch_fn = functools.partial(policy_epoch, dm_params=dm_params, coeff_dm=coeff_dm)
+            return _scan_epochs(epoch_fn, (params, opt_state), stream_key, state.policy_epoch, n)
+
+        dm_axis = None if config.dm.shared else 0
+        (params, opt_state), info = jax.vmap(one_seed, in_axes=(0, 0, 0, dm_axis, 0))(
+            state.policy_params, state.policy_opt_state, state.policy_keys, shared, state.coeff_dm)
+        return state.replace(policy_params=params, policy_opt_state=opt_state,
+                             policy_epoch=state.policy_epoch + n), info
+
+    def run(key):
+        state = init(key)
+        state, dm_info = dm_epochs(state, dm_cfg.epochs) if dm_cfg.epochs else (state, {})
+        state, pol_info = policy_epochs(state, pol_cfg.epochs)
+        return state, dm_info, pol_info
+
+    return TrainFns(init=init, dm_epochs=dm_epochs, policy_epochs=policy_epochs, run=run, agent=agent,
+                    updates_per_epoch={"dm": dm_updates, "policy": pol_updates})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The driver: data, workdir, chunks, evaluation, checkpoints, logs.
+
+
+@dataclasses.dataclass
+class Results:
+    """What ``train`` and ``evaluate_workdir`` return."""
+
+    config: ConfigDict
+    metric: str  # "success" or "return"
+    evaluation: EvalResult  # final evaluation, per seed
+    workdir: str
+    paths: dict  # config, checkpoints, metrics, learning_curve, results
+    timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase
+
+    @property
+    def per_seed(self) -> np.ndarray:
+        scale = 100.0 if self.metric == "success" else 1.0
+        return self.evaluation.metric(self.metric) * scale
+
+    @property
+    def mean(self) -> float:
+        return float(self.per_seed.mean())
+
+    @property
+    def std(self) -> float:
+        return float(self.per_seed.std())
+
+    def table(self) -> str:
+        name = "success rate (%)" if self.metric == "success" else "return"
+        c = self.config
+        rows = [f"{c.env_name} / {c.algo} / preset {c.preset}: {name} over {c.eval.num_episodes} episodes per seed",
+                f"| seed | {name} | mean episode length |", "|---|---|---|"]
+        for i, (v, length) in enumerate(zip(self.per_seed, self.evaluation.episode_length)):
+            rows.append(f"| {c.seed}.{i} | {v:.1f} | {length:.1f} |")
+        rows.append(f"| **mean ± std** | **{self.mean:.1f} ± {self.std:.1f}** | |")
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "per_seed": self.per_seed.tolist(), "mean": self.mean, "std": self.std,
+                "evaluation": self.evaluation.to_dict(), "timings": self.timings, "workdir": self.workdir}
+
+
+def default_data_path(env_name: str) -> str:
+    return os.path.join("data", f"{env_name}_expert.npz")
+
+
+def make_demos(config: ConfigDict, path: str | None = None, progress: bool = True) -> str:
+    """Generate the task's expert demos into the project's dataset file; returns its path."""
+    from dbc_jax.experts import DEMO_GENERATORS
+
+    path = path or config.data.path or default_data_path(config.env_name)
+    dataset = DEMO_GENERATORS[config.env_name](num_episodes=config.data.num_episodes, seed=config.data.seed,
+                                               progress=progress, **config.env, **config.data.expert)
+    dataset.save(path)
+    return path
+
+
+def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Dataset:
+    """Load (or, for the project's own default file, first generate) the demos, and check them."""
+    path = config.data.path
+    if not path:
+        path = default_data_path(config.env_name)
+        if not os.path.exists(path):
+            print(f"No demos at {path}: generating {config.data.num_episodes} with the {config.env_name} expert.")
+            make_demos(config, path, progress)
+    dataset = load_dataset(path)
+    check_compatible(dataset, task.obs_dim, task.act_dim, max(config.dm.batch_size, config.policy.batch_size),
+                     config.env_name)
+    return dataset
+
+
+class MetricsLog:
+    """Append-only JSONL of metric records; on resume, records past the checkpoint are dropped."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def records(self) -> list[dict]:
+        if not os.path.exists(self.path):
+            return []
+        with open(self.path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def truncate(self, dm_epoch: int, policy_epoch: int) -> None:
+        keep = [r for r in self.records()
+                if r["epoch"] <= (dm_epoch if r["phase"] == "dm" else policy_epoch)]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+
+    def append(self, records: list[dict]) -> None:
+        with open(self.path, "a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def _chunk_records(phase: str, info: dict, first_epoch: int, updates_per_epoch: int) -> list[dict]:
+    """One record per epoch from chunk infos [models, n]: the mean over models and each model's value."""
+    info = jax.tree.map(np.asarray, info)
+    n = next(iter(info.values())).shape[1]
+    records = []
+    for j in range(n):
+        epoch = first_epoch + j + 1
+        rec = {"phase": phase, "epoch": epoch, "update": epoch * updates_per_epoch}
+        for name, v in info.items():
+            rec[name] = float(v[:, j].mean())
+            rec[name + "/per_seed"] = v[:, j].tolist()
+        records.append(rec)
+    return records
+
+
+def _eval_key(config: ConfigDict, policy_epoch: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL), policy_epoch)
+
+
+def _state_meta(state: TrainState, config: ConfigDict) -> dict:
+    return {"dm_epoch": int(state.dm_epoch), "policy_epoch": int(state.policy_epoch), "config": config.to_dict()}
+
+
+_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "dm", "policy")
+
+
+def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
+    current = json.loads(config.to_json())
+    diff = [f for f in _TRAINING_FIELDS if current.get(f) != saved.get(f)]
+    if diff:
+        raise ValueError(f"{workdir} holds a run with a different config ({', '.join(diff)} differ); "
+                         "pass another --config.workdir to start a new run")
+
+
+def train(config: ConfigDict, progress: bool = True) -> Results:
+    """Train ``config.num_seeds`` policies (and the diffusion model), evaluate, and return :class:`Results`.
+
+    An existing ``config.workdir`` with checkpoints is resumed from its latest one.
+    """
+    config = config_lib.resolve(config)
+    task = get_task(config.env_name)
+    dataset = prepare_dataset(config, task, progress)
+    normalizer = Normalizer.from_data(dataset.obs, dataset.actions)
+
+    workdir = os.path.abspath(config.workdir)
+    os.makedirs(workdir, exist_ok=True)
+    paths = {name: os.path.join(workdir, f) for name, f in (
+        ("config", "config.json"), ("metrics", "metrics.jsonl"), ("learning_curve", "learning_curve.png"),
+        ("results", "results.json"), ("checkpoints", "checkpoints"))}
+    ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
+    log = MetricsLog(paths["metrics"])
+
+    fns = make_train(config, normalizer.normalize_obs(dataset.obs), normalizer.normalize_actions(dataset.actions))
+    state = fns.init(jax.random.PRNGKey(config.seed))
+    if ckpt.latest_step() is not None:
+        _check_same_run(config, read_json(paths["config"]), workdir)
+        state, saved_normalizer, meta = ckpt.restore(ckpt.latest_step(), state, normalizer)
+        if not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(saved_normalizer), jax.tree.leaves(normalizer))):
+            raise ValueError(f"{workdir}: the dataset's normalization differs from the checkpoint's "
+                             f"({config.data.path or default_data_path(config.env_name)} changed since training)")
+        log.truncate(meta["dm_epoch"], meta["policy_epoch"])
+        print(f"Resuming {workdir} at diffusion epoch {meta['dm_epoch']}, policy epoch {meta['policy_epoch']}.")
+    else:
+        atomic_write_text(paths["config"], config.to_json(indent=2))
+        log.truncate(0, 0)
+
+    timings = {}
+    # Phase 1: diffusion pretraining (skipped by BC).
+    dm_total = config.dm.epochs if config_lib.uses_diffusion(config) else 0
+    t0 = time.perf_counter()
+    with tqdm(total=dm_total, initial=int(state.dm_epoch), desc="diffusion", unit="ep",
+              disable=not progress or dm_total == 0) as bar:
+        while int(state.dm_epoch) < dm_total:
+            first = int(state.dm_epoch)
+            n = min(config.dm.log_every_epochs, dm_total - first)
+            state, info = fns.dm_epochs(state, n)
+            records = _chunk_records("dm", info, first, fns.updates_per_epoch["dm"])
+            ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config))
+            log.append(records)
+            bar.update(n)
+            bar.set_postfix(loss=f"{records[-1]['dm/loss']:.4f}")
+    timings["diffusion_s"] = time.perf_counter() - t0
+
+    # Phase 2: the policies, with periodic evaluation.
+    evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
+                          make_policy_fn(functools.partial(dbc.act, fns.agent), normalizer))
+    pol_total = config.policy.epochs
+    evaluation = None
+    t0, eval_time = time.perf_counter(), 0.0
+    with tqdm(total=pol_total, initial=int(state.policy_epoch), desc=f"{config.algo} policy", unit="ep",
+              disable=not progress) as bar:
+        while int(state.policy_epoch) < pol_total:
+            first = int(state.policy_epoch)
+            n = min(config.policy.log_every_epochs, pol_total - first)
+            state, info = fns.policy_epochs(state, n)
+            epoch = first + n
+            records = _chunk_records("policy", info, first, fns.updates_per_epoch["policy"])
+            postfix = {"bc": f"{records[-1]['bc/mse']:.4f}"}
+            if (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == pol_total:
+                te = time.perf_counter()
+                evaluation = evaluator(state.policy_params, _eval_key(config, epoch))
+                eval_time += time.perf_counter() - te
+                records.append({"phase": "eval", "epoch": epoch, "update": epoch * fns.updates_per_epoch["policy"],
+                                **evaluation.to_dict()})
+                postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
+            ckpt.save(int(state.dm_epoch) + epoch, state, normalizer, _state_meta(state, config))
+            log.append(records)
+            bar.update(n)
+            bar.set_postfix(postfix)
+            if evaluation is not None and records[-1]["phase"] == "eval":
+                plot_learning_curve(log.records(), task.metric, paths["learning_curve"])
+    timings["policy_s"] = time.perf_counter() - t0 - eval_time
+    timings["evaluation_s"] = eval_time
+    if evaluation is None:  # already trained (a finished workdir): evaluate the final policies again
+        evaluation = evaluator(state.policy_params, _eval_key(config, pol_total))
+        plot_learning_curve(log.records(), task.metric, paths["learning_curve"])
+    evaluator.close()
+    ckpt.close()
+    results = Results(config=config, metric=task.metric, evaluation=evaluation, workdir=workdir, paths=paths,
+                      timings=timings)
+    atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
+    return results
+
+
+def restore_workdir(workdir: str):
+    """(config, TrainState, Normalizer, TrainFns) of the latest checkpoint in ``workdir``."""
+    workdir = os.path.abspath(workdir)
+    config_path = os.path.join(workdir, "config.json")
+    if not os.path.exists(config_path):
+        raise ValueError(f"{workdir}: no config.json (not a dbc_jax workdir)")
+    config = ConfigDict(read_json(config_path))
+    ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
+    step = ckpt.latest_step()
+    if step is None:
+        raise ValueError(f"{workdir}: no checkpoint to evaluate")
+    task = get_task(config.env_name)
+    zeros = np.zeros((2 * config.policy.batch_size, task.obs_dim), np.float32)
+    fns = make_train(config, zeros, np.zeros((len(zeros), task.act_dim), np.float32))
+    template = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
+    norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
+                                 for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)))
+    state, normalizer, _ = ckpt.restore(step, template, norm_template)
+    ckpt.close()
+    return config, state, normalizer, fns
+
+
+def evaluate_workdir(workdir: str, num_episodes: int | None = None) -> Results:
+    """Evaluate the policies of a saved run (its latest checkpoint) with the run's own evaluation protocol."""
+    config, state, normalizer, fns = restore_workdir(workdir)
+    if num_episodes:
+        config.eval.num_episodes = num_episodes
+    task = get_task(config.env_name)
+    evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
+                          make_policy_fn(functools.partial(dbc.act, fns.agent), normalizer))
+    evaluation = evaluator(state.policy_params, _eval_key(config, int(state.policy_epoch)))
+    evaluator.close()
+    return Results(config=config, metric=task.metric, evaluation=evaluation, workdir=os.path.abspath(workdir),
+                   paths={"checkpoints": os.path.join(os.path.abspath(workdir), "checkpoints")})
+
+
+def plot_learning_curve(records: list[dict], metric: str, path: str) -> None:
+    """Diffusion loss, policy losses and evaluation metric against updates, written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dm = [r for r in records if r["phase"] == "dm"]
+    pol = [r for r in records if r["phase"] == "policy"]
+    ev = [r for r in records if r["phase"] == "eval"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    if dm:
+        axes[0].plot([r["update"] for r in dm], [r["dm/loss"] for r in dm])
+    axes[0].set(title="diffusion pretraining", xlabel="update", ylabel="eps-loss", yscale="log")
+    if pol:
+        x = [r["update"] for r in pol]
+        axes[1].plot(x, [r["bc/mse"] for r in pol], label="bc/mse")
+        if "dm/hinge" in pol[0]:
+            axes[1].plot(x, [r["dm/hinge"] for r in pol], label="dm/hinge")
+        axes[1].legend()
+    axes[1].set(title="policy (mean over seeds)", xlabel="update", yscale="log")
+    if ev:
+        x = [r["update"] for r in ev]
+        values = np.array([r[metric] for r in ev]) * (100 if metric == "success" else 1)
+        for s in range(values.shape[1]):
+            axes[2].plot(x, values[:, s], alpha=0.4, lw=1, label=f"seed {s}")
+        axes[2].plot(x, values.mean(1), color="k", lw=2, label="mean")
+        axes[2].legend()
+    axes[2].set(title="evaluation", xlabel="update", ylabel="success rate (%)" if metric == "success" else "return")
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)

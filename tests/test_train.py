@@ -1,0 +1,106 @@
+"""Smoke train -> evaluate -> checkpoint -> resume, on a tiny config with real demos, env and orbax."""
+
+import json
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+import dbc_jax
+from dbc_jax.train import Checkpoints, evaluate_workdir, make_demos, restore_workdir
+
+
+def tiny_config(tmp_path, **overrides):
+    c = dbc_jax.get_config("maze", "smoke")
+    c.data.path = str(tmp_path / "demos.npz")
+    c.workdir = str(tmp_path / "run")
+    c.checkpoint.max_to_keep = 10
+    for k, v in overrides.items():
+        section, name = k.split("__") if "__" in k else (None, k)
+        (c[section] if section else c)[name] = v
+    return c
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("data") / "demos.npz")
+    c = dbc_jax.get_config("maze", "smoke")
+    make_demos(c, path, progress=False)
+    return path
+
+
+def run(tmp_path, demos, name, **overrides):
+    c = tiny_config(tmp_path, **overrides)
+    c.data.path, c.workdir = demos, str(tmp_path / name)
+    return dbc_jax.train(c, progress=False)
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_train_writes_workdir_and_evaluates_exactly_n_episodes(tmp_path, demos):
+    r = run(tmp_path, demos, "a")
+    assert r.per_seed.shape == (3,) and np.all((r.per_seed >= 0) & (r.per_seed <= 100))
+    for key in ("config", "metrics", "learning_curve", "results"):
+        assert os.path.exists(r.paths[key]), key
+    records = [json.loads(line) for line in open(r.paths["metrics"])]
+    assert [x["epoch"] for x in records if x["phase"] == "dm"] == [1, 2, 3, 4]
+    assert [x["epoch"] for x in records if x["phase"] == "eval"] == [2, 4]
+    assert all("bc/mse" in x and "dm/hinge" in x for x in records if x["phase"] == "policy")
+    # Each success rate is a count over exactly eval.num_episodes = 4 episodes.
+    np.testing.assert_allclose(r.per_seed * 4 / 100, np.round(r.per_seed * 4 / 100))
+    # make eval on the saved run reproduces the final evaluation.
+    again = evaluate_workdir(r.workdir)
+    np.testing.assert_array_equal(again.per_seed, r.per_seed)
+    np.testing.assert_array_equal(again.evaluation.episode_length, r.evaluation.episode_length)
+
+
+def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, demos):
+    full = run(tmp_path, demos, "full")
+    ckpt = Checkpoints(full.workdir)
+    steps = ckpt.all_steps()
+    ckpt.close()
+    assert steps == [2, 4, 6, 8]  # epochs done: dm 2, dm 4, dm 4 + policy 2, dm 4 + policy 4
+    # Interrupted runs: copy an early checkpoint into a fresh workdir (in each phase), resume it there.
+    for step in (2, 6):
+        resumed_dir = tmp_path / f"resumed_{step}"
+        os.makedirs(resumed_dir / "checkpoints")
+        shutil.copytree(os.path.join(full.workdir, "checkpoints", str(step)), resumed_dir / "checkpoints" / str(step))
+        shutil.copy(os.path.join(full.workdir, "config.json"), resumed_dir / "config.json")
+        resumed = run(tmp_path, demos, f"resumed_{step}")
+        a, b = (restore_workdir(w)[1] for w in (full.workdir, resumed.workdir))
+        for x, y in zip(leaves(a), leaves(b)):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(resumed.per_seed, full.per_seed)
+
+
+def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos):
+    a = run(tmp_path, demos, "s1")
+    b = run(tmp_path, demos, "s2")
+    np.testing.assert_array_equal(a.per_seed, b.per_seed)
+    c = tiny_config(tmp_path, seed=7)
+    c.data.path, c.workdir = demos, a.workdir
+    with pytest.raises(ValueError, match="holds a run with a different config \\(seed differ\\)"):
+        dbc_jax.train(c, progress=False)
+
+
+def test_bc_skips_diffusion_pretraining(tmp_path, demos):
+    r = run(tmp_path, demos, "bc", algo="bc")
+    records = [json.loads(line) for line in open(r.paths["metrics"])]
+    assert not [x for x in records if x["phase"] == "dm"]
+    assert all("dm/hinge" not in x for x in records if x["phase"] == "policy")
+    assert r.config.policy.coeff_dm == 0.0
+
+
+def test_config_errors_name_the_field(tmp_path):
+    c = tiny_config(tmp_path, algo="gail")
+    with pytest.raises(ValueError, match=r"config.algo: expected one of \('dbc', 'bc'\), got 'gail'"):
+        dbc_jax.train(c, progress=False)
+    c = tiny_config(tmp_path, policy__batch_size=127)
+    with pytest.raises(ValueError, match=r"config.policy.batch_size: must be even"):
+        dbc_jax.train(c, progress=False)
+    with pytest.raises(ValueError, match="unknown preset 'huge' for maze"):
+        dbc_jax.get_config("maze", "huge")
