@@ -137,7 +137,7 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
             idx, k = xs
             (_, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, dm_params, obs[idx], actions[idx], k)
             updates, opt_state = pol_tx.update(grads, opt_state, params)
-            info["policy/grad_norm"] = optax.global_norm(grads)
+            info["policy/grad_norm"] = optax.tree.norm(grads)
             return (optax.apply_updates(params, updates), opt_state), info
 
         carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))

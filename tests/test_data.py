@@ -73,7 +73,7 @@ def test_npz_round_trip_is_atomic(tmp_path):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda a: a.pop("actions"), "missing field 'actions'"),
+    (lambda a: a.pop("actions"), "missing field 'actions' (found: done, obs)"),
     (lambda a: a["obs"].__setitem__((5, 1), np.nan), "field 'obs' has 1 NaN/inf values (first at row 5)"),
     (lambda a: a["actions"].__setitem__((7, 0), np.inf), "field 'actions' has 1 NaN/inf values (first at row 7)"),
     (lambda a: a.__setitem__("actions", a["actions"][:-1]), "field 'actions' has 299 rows but 'obs' has 300"),

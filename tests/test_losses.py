@@ -70,8 +70,11 @@ def test_hinge_is_zero_with_zero_gradient_when_agent_beats_expert(setup):
     else:
         pytest.fail("no perturbation with a lower diffusion loss found")
     assert float(info["dm/hinge"]) == 0.0
-    dm_only = jax.grad(lambda p: loss(agent, p, dm, obs, actions, key)[0] - jnp.mean((pred - actions) ** 2))
-    grads = dm_only(with_actions(pred))
+    def dm_only(p):
+        total, info = loss(agent, p, dm, obs, actions, key)
+        return total - info["bc/mse"]
+
+    grads = jax.grad(dm_only)(with_actions(pred))
     np.testing.assert_allclose(grads["params"]["actions"], 0.0, atol=1e-7)
 
 

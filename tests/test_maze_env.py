@@ -46,10 +46,10 @@ def test_success_within_half_unit_ends_the_episode():
     env = MazeEnv()
     env.reset(seed=0)
     env.set_target(np.array([3.0, 3.0]))
-    env.set_state(np.array([3.45, 3.0]), np.zeros(2))
+    env.set_state(np.array([3.0, 3.45]), np.zeros(2))
     _, _, terminated, _, info = env.step(np.zeros(2))
     assert terminated and info["success"] and abs(info["distance"] - 0.45) < 1e-3
-    env.set_state(np.array([3.6, 3.0]), np.zeros(2))
+    env.set_state(np.array([3.0, 3.6]), np.zeros(2))
     _, _, terminated, _, info = env.step(np.zeros(2))
     assert not terminated and not info["success"]
 

@@ -132,8 +132,9 @@ def generate_demos(
     )
 
 
-def expert_success_rate(num_episodes: int = 200, seed: int = 0) -> float:
-    """Fraction of env episodes (env termination rules, 400-step limit) the expert solves."""
+def expert_success_rate(num_episodes: int = 200, seed: int = 0, action_noise: float = 0.5) -> float:
+    """Fraction of env episodes (env rules: success radius 0.5, 400-step limit) the expert solves, with the
+    same action noise as the demos by default."""
     import gymnasium as gym
 
     env = gym.make("dbc_jax/Maze2D-Medium-v0")
@@ -144,7 +145,10 @@ def expert_success_rate(num_episodes: int = 200, seed: int = 0) -> float:
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         expert.reset(obs[:2], obs[4:])
         while True:
-            obs, _, terminated, truncated, info = env.step(expert.act(obs[:2], obs[2:4]))
+            action = expert.act(obs[:2], obs[2:4])
+            if action_noise:
+                action = np.clip(action + rng.normal(0.0, action_noise, size=2), -1.0, 1.0)
+            obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 successes += bool(info["success"])
                 break
