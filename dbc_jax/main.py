@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
@@ -27,6 +27,8 @@ _OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: data/
 
 def main(argv):
     del argv
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; --verbosity=0 shows them
     if _MODE.value == "eval":
         if not _WORKDIR.value:
             raise app.UsageError("--mode=eval needs --workdir")
