@@ -201,15 +201,16 @@ class Results:
 
     @property
     def std(self) -> float:
+        """Population std over seeds (ddof 0)."""
         return float(self.per_seed.std())
 
     def table(self) -> str:
         name = "success rate (%)" if self.metric == "success" else "return"
         c = self.config
-        rows = [f"{c.env_name} / {c.algo} / preset {c.preset}: {name} over {c.eval.num_episodes} episodes per seed",
-                f"| seed | {name} | mean episode length |", "|---|---|---|"]
+        rows = [f"{c.env_name} / {c.algo} / preset {c.preset} / config.seed {c.seed}: {name} over "
+                f"{c.eval.num_episodes} episodes per seed", f"| seed | {name} | mean episode length |", "|---|---|---|"]
         for i, (v, length) in enumerate(zip(self.per_seed, self.evaluation.episode_length)):
-            rows.append(f"| {c.seed}.{i} | {v:.1f} | {length:.1f} |")
+            rows.append(f"| {i} | {v:.1f} | {length:.1f} |")
         rows.append(f"| **mean ± std** | **{self.mean:.1f} ± {self.std:.1f}** | |")
         return "\n".join(rows)
 

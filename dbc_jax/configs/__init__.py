@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 from ml_collections import ConfigDict
 
@@ -41,7 +42,8 @@ def resolve(config: ConfigDict) -> ConfigDict:
         raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
                          f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
     if not config.workdir:
-        config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}"
+        data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
+        config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}{data_tag}"
     return config
 
 
