@@ -153,7 +153,7 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
 
     @functools.partial(jax.jit, static_argnums=1)
     def policy_epochs(state: TrainState, n: int):
-        shared = state.dm_params if not config.dm.shared else jax.tree.map(lambda x: x[0], state.dm_params)
+        dm_params = jax.tree.map(lambda x: x[0], state.dm_params) if config.dm.shared else state.dm_params
 
         def one_seed(params, opt_state, stream_key, dm_params, coeff_dm):
             epoch_fn = functools.partial(policy_epoch, dm_params=dm_params, coeff_dm=coeff_dm)
@@ -161,13 +161,13 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
 
         dm_axis = None if config.dm.shared else 0
         (params, opt_state), info = jax.vmap(one_seed, in_axes=(0, 0, 0, dm_axis, 0))(
-            state.policy_params, state.policy_opt_state, state.policy_keys, shared, state.coeff_dm)
+            state.policy_params, state.policy_opt_state, state.policy_keys, dm_params, state.coeff_dm)
         return state.replace(policy_params=params, policy_opt_state=opt_state,
                              policy_epoch=state.policy_epoch + n), info
 
     def run(key):
         state = init(key)
-        state, dm_info = dm_epochs(state, dm_cfg.epochs) if dm_cfg.epochs else (state, {})
+        state, dm_info = dm_epochs(state, dm_cfg.epochs) if use_dm and dm_cfg.epochs else (state, {})
         state, pol_info = policy_epochs(state, pol_cfg.epochs)
         return state, dm_info, pol_info
 

@@ -104,3 +104,26 @@ def test_config_errors_name_the_field(tmp_path):
         dbc_jax.train(c, progress=False)
     with pytest.raises(ValueError, match="unknown preset 'huge' for maze"):
         dbc_jax.get_config("maze", "huge")
+
+
+def test_lambda_per_seed_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
+    """make_train is pure: sweep lambda across the seed axis; the lambda = 0 seed equals a BC run bit for bit."""
+    from dbc_jax.data import load_dataset
+    from dbc_jax.normalization import Normalizer
+
+    d = load_dataset(demos)
+    n = Normalizer.from_data(d.obs, d.actions)
+    obs, actions = n.normalize_obs(d.obs), n.normalize_actions(d.actions)
+    dbc_fns = dbc_jax.make_train(tiny_config(tmp_path), obs, actions)
+    state = dbc_fns.init(jax.random.PRNGKey(1))
+    state, _ = dbc_fns.dm_epochs(state, 2)
+    state = state.replace(coeff_dm=jax.numpy.array([0.0, 30.0, 30.0]))
+    swept, _ = dbc_fns.policy_epochs(state, 2)
+    bc_fns = dbc_jax.make_train(tiny_config(tmp_path, algo="bc"), obs, actions)
+    bc, _ = bc_fns.policy_epochs(bc_fns.init(jax.random.PRNGKey(1)), 2)
+    for x, y in zip(leaves(swept.policy_params), leaves(bc.policy_params)):
+        np.testing.assert_array_equal(x[0], y[0])  # lambda 0 == BC
+        assert not np.array_equal(x[1], y[1])  # lambda 30 moved the policy elsewhere
+    again, _ = dbc_fns.policy_epochs(state, 2)
+    for x, y in zip(leaves(swept.policy_params), leaves(again.policy_params)):
+        np.testing.assert_array_equal(x, y)  # same inputs, same numbers

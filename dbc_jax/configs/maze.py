@@ -1,7 +1,7 @@
 """Maze2D-Medium (the paper's ``maze2d-medium-v2``, target in the observation); metric: success rate.
 
 Run:
-    make train ENV=maze                  # preset quick: DBC, 3 seeds, about 8 minutes on 2 CPU cores
+    make train ENV=maze                  # preset quick: DBC, 3 seeds, about 4 minutes on 2 CPU cores
     make train ENV=maze ALGO=bc          # BC: the same run with policy.coeff_dm = 0
     make train ENV=maze PRESET=paper     # the official hyperparameters (spec section 1.6 and 6)
     make train ENV=maze PRESET=smoke     # the whole pipeline at toy size, under a minute
