@@ -101,6 +101,13 @@ def test_env_mismatch_and_too_little_data(tmp_path):
     check_compatible(ds, 6, 2, 128, "maze")
 
 
+def test_corrupt_files_are_named(tmp_path):
+    for name in ("junk.npz", "junk.pt"):
+        (tmp_path / name).write_bytes(b"not an archive")
+        with pytest.raises(DatasetError, match=rf"{name}: not a "):
+            load_dataset(str(tmp_path / name))
+
+
 def test_missing_file_and_unknown_format(tmp_path):
     with pytest.raises(DatasetError, match="nope.npz: file not found"):
         load_dataset(str(tmp_path / "nope.npz"))

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -71,12 +72,18 @@ class Dataset:
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise DatasetError(f"{path}: file not found")
-    if path.endswith(".pt"):
-        return read_torch_arrays(path)
-    if path.endswith(".npz"):
+    if not path.endswith((".npz", ".pt")):
+        raise DatasetError(f"{path}: unknown dataset format (expected .npz or .pt)")
+    try:
+        if path.endswith(".pt"):
+            return read_torch_arrays(path)
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    raise DatasetError(f"{path}: unknown dataset format (expected .npz or .pt)")
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
+        if isinstance(e, DatasetError) or str(e).startswith(path):
+            raise DatasetError(str(e)) from e
+        kind = "torch" if path.endswith(".pt") else "numpy .npz"
+        raise DatasetError(f"{path}: not a readable {kind} file ({type(e).__name__}: {e})") from e
 
 
 def load_dataset(path: str) -> Dataset:
