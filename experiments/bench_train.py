@@ -37,7 +37,8 @@ def hardware() -> str:
     except (OSError, StopIteration):
         pass
     dev = jax.devices()[0]
-    return (f"{dev.platform.upper()} {getattr(dev, 'device_kind', '')} | host CPU: {cpu}, {os.cpu_count()} cores | "
+    device = "CPU only" if dev.platform == "cpu" else f"{dev.platform.upper()}: {dev.device_kind}"
+    return (f"{device} | host CPU: {cpu}, {os.cpu_count()} cores | "
             f"jax {jax.__version__}, python {platform.python_version()}")
 
 
