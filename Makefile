@@ -16,7 +16,7 @@ help:  ## list the targets
 	@echo
 	@echo "  make train ENV=maze [PRESET=quick|paper|smoke] [ALGO=dbc|bc] [ARGS='--config.seed=2']"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
-	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/maze_expert.npz)"
+	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/maze_expert_100ep.npz)"
 	@echo "  make test                                        the test suite"
 	@echo "  make bench                                       training-speed benchmark (experiments/bench_train.py)"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
@@ -41,7 +41,7 @@ demos: install
 	$(PY) -m dbc_jax.main --mode=demos --config=$(CONFIG) $(ARGS)
 
 test: install
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -rs $(ARGS)
 
 bench: install
 	$(PY) experiments/bench_train.py $(ARGS)

@@ -15,14 +15,14 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
-from dbc_jax.train import default_data_path, evaluate_workdir, make_demos
+from dbc_jax.train import evaluate_workdir, make_demos
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
                                           lock_config=True)
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "demos"], "What to do.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (eval mode; in train mode use --config.workdir).")
 _EPISODES = flags.DEFINE_integer("num_episodes", None, "Eval mode: episodes per seed (default: the run's config).")
-_OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: data/<env>_expert.npz).")
+_OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: config.data.path, else data/<env>_expert_<N>ep.npz).")
 
 
 def main(argv):
@@ -38,7 +38,7 @@ def main(argv):
     if config is None:
         raise app.UsageError("--config is required, e.g. --config=dbc_jax/configs/maze.py:quick")
     if _MODE.value == "demos":
-        path = make_demos(config, _OUT.value or config.data.path or default_data_path(config.env_name))
+        path = make_demos(config, _OUT.value)
         print(f"Wrote {config.data.num_episodes} {config.env_name} demos to {path}")
         return
     results = dbc_jax.train(config)

@@ -219,28 +219,42 @@ class Results:
                 "evaluation": self.evaluation.to_dict(), "timings": self.timings, "workdir": self.workdir}
 
 
-def default_data_path(env_name: str) -> str:
-    return os.path.join("data", f"{env_name}_expert.npz")
+def default_data_path(config: ConfigDict) -> str:
+    """The project's own demo file for a config: ``data/<env>_expert_<num_episodes>ep.npz``."""
+    return os.path.join("data", f"{config.env_name}_expert_{config.data.num_episodes}ep.npz")
+
+
+def _demo_settings(config: ConfigDict) -> dict:
+    """What, besides the episode count, decides the demos; recorded in the file's metadata."""
+    return {"seed": config.data.seed, **config.env, **config.data.expert}
 
 
 def make_demos(config: ConfigDict, path: str | None = None, progress: bool = True) -> str:
     """Generate the task's expert demos into the project's dataset file; returns its path."""
     from dbc_jax.experts import DEMO_GENERATORS
 
-    path = path or config.data.path or default_data_path(config.env_name)
-    dataset = DEMO_GENERATORS[config.env_name](num_episodes=config.data.num_episodes, seed=config.data.seed,
-                                               progress=progress, **config.env, **config.data.expert)
+    path = path or config.data.path or default_data_path(config)
+    dataset = DEMO_GENERATORS[config.env_name](num_episodes=config.data.num_episodes, progress=progress,
+                                               **_demo_settings(config))
     dataset.save(path)
     return path
 
 
 def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Dataset:
-    """Load (or, for the project's own default file, first generate) the demos, and check them."""
+    """Load the demos and check them. With no ``data.path``, the project's own file is used, and (re)made by the
+    expert when it is missing or was made with other settings."""
     path = config.data.path
     if not path:
-        path = default_data_path(config.env_name)
-        if not os.path.exists(path):
-            print(f"No demos at {path}: generating {config.data.num_episodes} with the {config.env_name} expert.")
+        path = default_data_path(config)
+        settings, stale = _demo_settings(config), {}
+        if os.path.exists(path):
+            meta = load_dataset(path).metadata
+            stale = {k: meta.get(k) for k, v in settings.items() if meta.get(k) != v}
+            if stale:
+                print(f"{path} was made with {stale}, this config asks for "
+                      f"{ {k: settings[k] for k in stale} }: regenerating.")
+        if not os.path.exists(path) or stale:
+            print(f"Generating {config.data.num_episodes} {config.env_name} demos with the expert into {path}.")
             make_demos(config, path, progress)
     dataset = load_dataset(path)
     check_compatible(dataset, task.obs_dim, task.act_dim, max(config.dm.batch_size, config.policy.batch_size),
@@ -329,7 +343,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
         state, saved_normalizer, meta = ckpt.restore(ckpt.latest_step(), state, normalizer)
         if not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(saved_normalizer), jax.tree.leaves(normalizer))):
             raise ValueError(f"{workdir}: the dataset's normalization differs from the checkpoint's "
-                             f"({config.data.path or default_data_path(config.env_name)} changed since training)")
+                             f"({config.data.path or default_data_path(config)} changed since training)")
         log.truncate(meta["dm_epoch"], meta["policy_epoch"])
         print(f"Resuming {workdir} at diffusion epoch {meta['dm_epoch']}, policy epoch {meta['policy_epoch']}.")
     else:

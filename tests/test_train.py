@@ -127,3 +127,20 @@ def test_lambda_per_seed_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
     again, _ = dbc_fns.policy_epochs(state, 2)
     for x, y in zip(leaves(swept.policy_params), leaves(again.policy_params)):
         np.testing.assert_array_equal(x, y)  # same inputs, same numbers
+
+
+def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
+    """Presets with other demo counts or settings never train on each other's default demo file."""
+    from dbc_jax.envs import get_task
+    from dbc_jax.train import prepare_dataset
+
+    monkeypatch.chdir(tmp_path)
+    c = dbc_jax.get_config("maze", "smoke")
+    task = get_task("maze")
+    small = prepare_dataset(c, task, progress=False)
+    assert small.num_episodes == 10 and os.path.exists("data/maze_expert_10ep.npz")
+    c.data.num_episodes = 12
+    assert prepare_dataset(c, task, progress=False).num_episodes == 12
+    c.data.num_episodes, c.data.expert.action_noise = 10, 0.0
+    regenerated = prepare_dataset(c, task, progress=False)  # same file name, other settings: made again
+    assert regenerated.metadata["action_noise"] == 0.0 and not np.array_equal(regenerated.actions, small.actions)

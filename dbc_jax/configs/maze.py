@@ -32,7 +32,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.env.goal_noise_ratio = 1.0  # target-position noise scale at reset
 
     c.data = ConfigDict()
-    c.data.path = ""  # "" -> data/maze_expert.npz, made by the scripted expert if missing; or a .npz / paper .pt
+    c.data.path = ""  # "" -> data/maze_expert_<num_episodes>ep.npz, made by the expert if needed; or a .npz / .pt
     c.data.num_episodes = 100  # demos the expert writes (the paper's maze.pt has 100)
     c.data.seed = 0  # the expert's seed
     c.data.expert = ConfigDict({"action_noise": 0.5})  # demo-generator kwargs; N(0, 0.5) action noise as the paper's maze.pt
