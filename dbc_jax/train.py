@@ -382,7 +382,8 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             epoch = first + n
             records = _chunk_records("policy", info, first, fns.updates_per_epoch["policy"])
             postfix = {"bc": f"{records[-1]['bc/mse']:.4f}"}
-            if (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == pol_total:
+            evaluate_now = (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == pol_total
+            if evaluate_now:
                 te = time.perf_counter()
                 evaluation = evaluator(state.policy_params, _eval_key(config, epoch))
                 eval_time += time.perf_counter() - te
@@ -393,7 +394,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             log.append(records)
             bar.update(n)
             bar.set_postfix(postfix)
-            if evaluation is not None and records[-1]["phase"] == "eval":
+            if evaluate_now:
                 plot_learning_curve(log.records(), task.metric, paths["learning_curve"])
     timings["policy_s"] = time.perf_counter() - t0 - eval_time
     timings["evaluation_s"] = eval_time

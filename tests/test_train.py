@@ -144,3 +144,20 @@ def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
     c.data.num_episodes, c.data.expert.action_noise = 10, 0.0
     regenerated = prepare_dataset(c, task, progress=False)  # same file name, other settings: made again
     assert regenerated.metadata["action_noise"] == 0.0 and not np.array_equal(regenerated.actions, small.actions)
+
+
+def test_one_diffusion_model_per_seed_option(tmp_path, demos):
+    from dbc_jax.data import load_dataset
+    from dbc_jax.normalization import Normalizer
+
+    d = load_dataset(demos)
+    n = Normalizer.from_data(d.obs, d.actions)
+    fns = dbc_jax.make_train(tiny_config(tmp_path, dm__shared=False), n.normalize_obs(d.obs),
+                             n.normalize_actions(d.actions))
+    state, _ = fns.dm_epochs(fns.init(jax.random.PRNGKey(1)), 1)
+    kernels = np.asarray(state.dm_params["params"]["out"]["kernel"])
+    assert kernels.shape[0] == 3 and not np.array_equal(kernels[0], kernels[1])  # three different models
+    state, info = fns.policy_epochs(state, 1)
+    assert np.asarray(info["dm/agent"]).shape == (3, 1)
+    shared = dbc_jax.make_train(tiny_config(tmp_path), n.normalize_obs(d.obs), n.normalize_actions(d.actions))
+    assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1)).dm_params)[0].shape[0] == 1
