@@ -243,20 +243,18 @@ def make_demos(config: ConfigDict, path: str | None = None, progress: bool = Tru
 def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Dataset:
     """Load the demos and check them. With no ``data.path``, the project's own file is used, and (re)made by the
     expert when it is missing or was made with other settings."""
-    path = config.data.path
-    if not path:
-        path = default_data_path(config)
-        settings, stale = _demo_settings(config), {}
-        if os.path.exists(path):
-            meta = load_dataset(path).metadata
-            stale = {k: meta.get(k) for k, v in settings.items() if meta.get(k) != v}
-            if stale:
-                print(f"{path} was made with {stale}, this config asks for "
-                      f"{ {k: settings[k] for k in stale} }: regenerating.")
-        if not os.path.exists(path) or stale:
+    path = config.data.path or default_data_path(config)
+    dataset = load_dataset(path) if config.data.path or os.path.exists(path) else None
+    if not config.data.path:
+        settings = _demo_settings(config)
+        made_with = dataset.metadata if dataset is not None else {}
+        stale = {k: made_with.get(k) for k, v in settings.items() if dataset is not None and made_with.get(k) != v}
+        if stale:
+            print(f"{path} was made with {stale}, this config asks for "
+                  f"{ {k: settings[k] for k in stale} }: regenerating.")
+        if dataset is None or stale:
             print(f"Generating {config.data.num_episodes} {config.env_name} demos with the expert into {path}.")
-            make_demos(config, path, progress)
-    dataset = load_dataset(path)
+            dataset = load_dataset(make_demos(config, path, progress))
     check_compatible(dataset, task.obs_dim, task.act_dim, max(config.dm.batch_size, config.policy.batch_size),
                      config.env_name)
     return dataset
