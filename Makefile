@@ -6,19 +6,21 @@ ENV    ?= maze
 PRESET ?= quick
 ALGO   ?= dbc
 ARGS   ?=
+BENCH  ?= train
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval demos test bench clean
+.PHONY: help install train eval demos expert test bench clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
 	@echo "  make train ENV=maze [PRESET=quick|paper|smoke] [ALGO=dbc|bc] [ARGS='--config.seed=2']"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
-	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/maze_expert_100ep.npz)"
+	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
+	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
 	@echo "  make test                                        the test suite"
-	@echo "  make bench                                       training-speed benchmark (experiments/bench_train.py)"
+	@echo "  make bench [BENCH=train|expert]                  speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
 
@@ -40,11 +42,14 @@ eval: install
 demos: install
 	$(PY) -m dbc_jax.main --mode=demos --config=$(CONFIG) $(ARGS)
 
+expert: install
+	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)
+
 test: install
 	$(PY) -m pytest -q -rs $(ARGS)
 
 bench: install
-	$(PY) experiments/bench_train.py $(ARGS)
+	$(PY) experiments/bench_$(BENCH).py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs data

@@ -1,10 +1,11 @@
 """Training speed: updates per second of diffusion pretraining and of the DBC policy step, at the paper's sizes.
 
-    python experiments/bench_train.py [--epochs 2] [--seeds 1 3] [--cases maze locomotion]
+    python experiments/bench_train.py [--epochs 2] [--seeds 1 3] [--cases maze halfcheetah walker]
 
 Cases (batch 128, timings of whole compiled chunks of epochs, so they include the scan and the shuffling):
     maze        DM hidden 128 on 6+2 dims, policy 3x256, N = 18,525 (the size of the paper's maze.pt)
-    locomotion  DM hidden 1024 on 17+6 dims, policy 2x256, N = 5,000 (halfcheetah.pt / walker.pt)
+    halfcheetah DM hidden 1024 on 17+6 dims, policy 2x256, N = 5,000 (the size of halfcheetah.pt)
+    walker      DM hidden 1024 on 17+6 dims, policy 2x1024, N = 5,000 (walker.pt)
 The data are random arrays of those shapes: the speed of a step does not depend on the values. "updates/s"
 counts one update of every vmapped seed as one update; "seed-updates/s" multiplies by the seeds. The first
 call (compile + one chunk) is shown apart.
@@ -25,7 +26,8 @@ from dbc_jax.train import make_train
 
 CASES = {
     "maze": dict(obs_dim=6, act_dim=2, n=18525, dm_hidden=128, policy=(256, 256, 256)),
-    "locomotion": dict(obs_dim=17, act_dim=6, n=5000, dm_hidden=1024, policy=(256, 256)),
+    "halfcheetah": dict(obs_dim=17, act_dim=6, n=5000, dm_hidden=1024, policy=(256, 256)),
+    "walker": dict(obs_dim=17, act_dim=6, n=5000, dm_hidden=1024, policy=(1024, 1024)),
 }
 
 

@@ -23,6 +23,14 @@ def resolve(config: ConfigDict) -> ConfigDict:
     config = ConfigDict(config.to_dict())
     if config.algo not in ALGOS:
         raise ValueError(f"config.algo: expected one of {ALGOS}, got '{config.algo}'")
+    for field, value in _flatten(config.get("algo_overrides", {}).get(config.algo, {})):
+        section, name = field.rsplit(".", 1)
+        target = config
+        for part in section.split("."):
+            target = target[part]
+        if name not in target:
+            raise ValueError(f"config.algo_overrides.{config.algo}.{field}: no such config field")
+        target[name] = value
     if config.algo == "bc":
         config.policy.coeff_dm = 0.0  # BC is DBC with lambda = 0
     for field in ("num_seeds", "dm.batch_size", "policy.batch_size", "eval.num_episodes"):
@@ -45,6 +53,14 @@ def resolve(config: ConfigDict) -> ConfigDict:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
         config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}{data_tag}"
     return config
+
+
+def _flatten(tree, prefix=""):
+    for name, value in tree.items():
+        if isinstance(value, (dict, ConfigDict)):
+            yield from _flatten(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
 
 
 def uses_diffusion(config: ConfigDict) -> bool:

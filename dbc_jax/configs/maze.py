@@ -30,6 +30,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
     c.num_seeds = 3  # policies trained together in one vmapped program
     c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
+    c.algo_overrides = ConfigDict()  # {algo: {section: {field: value}}} applied by configs.resolve for that algo
 
     c.env = ConfigDict()
     c.env.noise_ratio = 1.0  # start-position/velocity noise scale at reset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dbc_jax.envs import maze
+from dbc_jax.envs import locomotion, maze
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,6 +17,8 @@ class Task:
 
 TASKS = {
     "maze": Task(env_id="dbc_jax/Maze2D-Medium-v0", obs_dim=6, act_dim=2, metric="success"),
+    "halfcheetah": Task(env_id=locomotion.ENV_IDS["halfcheetah"][0], obs_dim=17, act_dim=6, metric="return"),
+    "walker": Task(env_id=locomotion.ENV_IDS["walker"][0], obs_dim=17, act_dim=6, metric="return"),
 }
 
 
@@ -28,3 +30,4 @@ def get_task(env_name: str) -> Task:
 
 def register_all() -> None:
     maze.register()
+    locomotion.register()

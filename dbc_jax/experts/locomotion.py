@@ -1,0 +1,81 @@
+"""Demos for HalfCheetah and Walker2d from the shipped SAC experts (``dbc_jax/experts/weights``)."""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from dbc_jax.data import Dataset
+from dbc_jax.envs import get_task
+
+
+def load_expert(env_name: str, weights: str = ""):
+    """(``obs -> action`` of the deterministic expert, jitted; the weights' card)."""
+    from dbc_jax.experts import sac  # here, not at the top: `python -m dbc_jax.experts.sac` imports this package
+
+    path = weights or sac.weights_path(env_name)
+    params, card = sac.load_actor(path)
+    if card["env"] != env_name:
+        raise ValueError(f"{path}: expert weights are for '{card['env']}', not '{env_name}'")
+    config = sac.get_config(env_name)
+    config.hidden = tuple(card["hidden"])
+    policy = jax.jit(sac.SAC.create(config, get_task(env_name).act_dim).deterministic_action)
+    return (lambda obs: np.asarray(policy(params, np.asarray(obs, np.float32)))), card
+
+
+def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
+                   weights: str = "", min_return: float = 0.0) -> Dataset:
+    """Roll the deterministic expert out for ``num_episodes`` episodes (1000 steps unless Walker2d falls).
+
+    Episodes whose return is below ``min_return`` are redrawn from a new start state and counted in the
+    metadata (``redrawn_episodes``): our HalfCheetah expert flips over from about 1 start in 10, and the
+    paper's demos hold no such episode.
+    """
+    expert, card = load_expert(env_name, weights)
+    env = gym.make(get_task(env_name).env_id)
+    max_attempts = 10 * num_episodes
+    reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
+    obs_list, act_list, ends, returns, redrawn = [], [], [], [], 0
+    with tqdm(total=num_episodes, desc=f"{env_name} demos", unit="ep", disable=not progress) as bar:
+        for attempt in range(max_attempts):
+            if len(ends) == num_episodes:
+                break
+            obs, _ = env.reset(seed=int(reset_seeds[attempt]))
+            ep_obs, ep_act, total, done = [], [], 0.0, False
+            while not done:
+                action = expert(obs)
+                ep_obs.append(obs)
+                ep_act.append(action)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += reward
+                done = terminated or truncated
+            if total < min_return:
+                redrawn += 1
+                continue
+            obs_list += ep_obs
+            act_list += ep_act
+            ends.append(len(obs_list))
+            returns.append(total)
+            bar.update(1)
+    env.close()
+    if len(ends) < num_episodes:
+        raise RuntimeError(f"{env_name} expert: only {len(ends)} of {max_attempts} episodes reached "
+                           f"data.expert.min_return = {min_return}")
+    return Dataset(
+        obs=np.asarray(obs_list, dtype=np.float32),
+        actions=np.asarray(act_list, dtype=np.float32),
+        episode_ends=np.asarray(ends, dtype=np.int64),
+        metadata={"env": env_name,
+                  "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
+                            f"return {card['deterministic_return_mean']:.0f})",
+                  "seed": seed, "weights": weights, "min_return": min_return, "redrawn_episodes": redrawn,
+                  "episode_returns": [float(r) for r in returns]},
+    )
+
+
+generate_halfcheetah = functools.partial(generate_demos, "halfcheetah")
+generate_walker = functools.partial(generate_demos, "walker")

@@ -1,0 +1,59 @@
+"""The SAC expert trainer's pieces: the squashed-Gaussian density, the Polyak target, determinism."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dbc_jax.experts import sac
+
+
+def make(batch_size=8):
+    config = sac.get_config("halfcheetah")
+    config.hidden, config.batch_size, config.critic_lr = (16, 16), batch_size, 3e-3
+    agent = sac.SAC.create(config, act_dim=2)
+    return agent, agent.init(jax.random.PRNGKey(0), 3, 2), config
+
+
+def batches(k, batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"obs": rng.standard_normal((k, batch_size, 3)), "action": rng.uniform(-1, 1, (k, batch_size, 2)),
+            "reward": rng.standard_normal((k, batch_size)), "next_obs": rng.standard_normal((k, batch_size, 3)),
+            "terminated": (rng.uniform(size=(k, batch_size)) < 0.1).astype(float)}
+
+
+def test_log_prob_is_the_change_of_variables_density_of_tanh_of_a_gaussian():
+    agent, state, _ = make()
+    obs = jnp.asarray(np.random.default_rng(1).standard_normal((64, 3)), jnp.float32)
+    action, log_prob = agent.sample(state.actor, obs, jax.random.PRNGKey(2))
+    mean, log_std = agent.actor_net.apply({"params": state.actor}, obs)
+    u = np.arctanh(np.clip(np.asarray(action, np.float64), -1 + 1e-7, 1 - 1e-7))
+    std = np.exp(np.asarray(log_std, np.float64))
+    gauss = -0.5 * ((u - np.asarray(mean)) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+    expected = np.sum(gauss - np.log(1 - np.tanh(u) ** 2), -1)
+    np.testing.assert_allclose(log_prob, expected, rtol=1e-3, atol=1e-3)
+    assert np.all(np.abs(action) < 1)
+
+
+def test_one_update_moves_the_target_critic_by_tau():
+    agent, state, config = make()
+    batch = jax.tree.map(lambda x: jnp.asarray(x[0], jnp.float32), batches(1, 8))
+    new, info = agent.update(state, batch)
+    for old_t, new_c, new_t in zip(jax.tree.leaves(state.target_critic), jax.tree.leaves(new.critic),
+                                   jax.tree.leaves(new.target_critic)):
+        np.testing.assert_allclose(new_t, (1 - config.tau) * old_t + config.tau * new_c, rtol=1e-5, atol=1e-7)
+    assert {"critic/loss", "actor/loss", "actor/entropy", "alpha"} <= set(info)
+
+
+def test_same_key_same_numbers_and_the_critic_fits_terminal_rewards():
+    agent, state, _ = make(batch_size=32)
+    data = batches(1, 32)
+    data["terminated"][:] = 1.0  # terminal transitions: the critic regresses onto the rewards
+    data = jax.tree.map(lambda x: jnp.asarray(np.repeat(x, 300, 0), jnp.float32), data)  # one batch, 300 updates
+    run = jax.jit(agent.update_chunk)
+    a, info_a = run(state, data)
+    b, info_b = run(state, data)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+    _, first_info = agent.update(state, jax.tree.map(lambda x: x[0], data))
+    _, last_info = agent.update(a, jax.tree.map(lambda x: x[0], data))
+    assert last_info["critic/loss"] < 0.5 * first_info["critic/loss"]
