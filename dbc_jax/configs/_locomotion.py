@@ -7,7 +7,7 @@ PRESETS = ("smoke", "quick", "paper")
 
 
 def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float, bc_lr: float,
-                      min_demo_return: float) -> ConfigDict:
+                      min_demo_return: float, stochastic_demos: bool) -> ConfigDict:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset '{preset}' for {env_name} (known: {', '.join(PRESETS)})")
     c = ConfigDict()
@@ -28,6 +28,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c.data.expert = ConfigDict()  # demo-generator kwargs
     c.data.expert.weights = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack
     c.data.expert.min_return = min_demo_return  # demo episodes below this return are redrawn
+    c.data.expert.stochastic = stochastic_demos  # record sampled actions (True) or the actor's mean (False)
 
     c.dm = ConfigDict()
     c.dm.hidden = 1024  # denoiser width (3 hidden layers)

@@ -22,4 +22,5 @@ from dbc_jax.configs._locomotion import locomotion_config
 
 
 def get_config(preset: str = "quick"):
-    return locomotion_config("halfcheetah", preset, policy_hidden=256, lr=2e-4, bc_lr=1e-4, min_demo_return=4000.0)
+    return locomotion_config("halfcheetah", preset, policy_hidden=256, lr=2e-4, bc_lr=1e-4, min_demo_return=4000.0,
+                             stochastic_demos=False)

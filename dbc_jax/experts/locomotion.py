@@ -13,8 +13,9 @@ from dbc_jax.data import Dataset
 from dbc_jax.envs import get_task
 
 
-def load_expert(env_name: str, weights: str = ""):
-    """(``obs -> action`` of the deterministic expert, jitted; the weights' card)."""
+def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
+    """(``(obs, key) -> action`` of the expert, jitted; the weights' card). Deterministic: tanh of the actor's
+    mean (``key`` unused); stochastic: a sample of its squashed Gaussian."""
     from dbc_jax.experts import sac  # here, not at the top: `python -m dbc_jax.experts.sac` imports this package
 
     path = weights or sac.weights_path(env_name)
@@ -23,19 +24,25 @@ def load_expert(env_name: str, weights: str = ""):
         raise ValueError(f"{path}: expert weights are for '{card['env']}', not '{env_name}'")
     config = sac.get_config(env_name)
     config.hidden = tuple(card["hidden"])
-    policy = jax.jit(sac.SAC.create(config, get_task(env_name).act_dim).deterministic_action)
-    return (lambda obs: np.asarray(policy(params, np.asarray(obs, np.float32)))), card
+    agent = sac.SAC.create(config, get_task(env_name).act_dim)
+    if stochastic:
+        policy = jax.jit(lambda p, obs, key: agent.sample(p, obs, key)[0])
+    else:
+        policy = jax.jit(lambda p, obs, key: agent.deterministic_action(p, obs))
+    return (lambda obs, key: np.asarray(policy(params, np.asarray(obs, np.float32), key))), card
 
 
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
-                   weights: str = "", min_return: float = 0.0) -> Dataset:
+                   weights: str = "", min_return: float = 0.0, stochastic: bool = False) -> Dataset:
     """Roll the deterministic expert out for ``num_episodes`` episodes (1000 steps unless Walker2d falls).
 
     Episodes whose return is below ``min_return`` are redrawn from a new start state and counted in the
-    metadata (``redrawn_episodes``): our HalfCheetah expert flips over from about 1 start in 10, and the
-    paper's demos hold no such episode.
+    metadata (``redrawn_episodes``): our HalfCheetah expert stumbles from about 1 start in 7, and the
+    paper's demos hold no such episode. ``stochastic`` records actions sampled from the expert's Gaussian instead
+    of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
     """
-    expert, card = load_expert(env_name, weights)
+    expert, card = load_expert(env_name, weights, stochastic)
+    action_key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
     env = gym.make(get_task(env_name).env_id)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
@@ -47,7 +54,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             ep_obs, ep_act, total, done = [], [], 0.0, False
             while not done:
-                action = expert(obs)
+                action = expert(obs, jax.random.fold_in(action_key, attempt * 100_000 + len(ep_obs)))
                 ep_obs.append(obs)
                 ep_act.append(action)
                 obs, reward, terminated, truncated, _ = env.step(action)
@@ -72,7 +79,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         metadata={"env": env_name,
                   "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
                             f"return {card['deterministic_return_mean']:.0f})",
-                  "seed": seed, "weights": weights, "min_return": min_return, "redrawn_episodes": redrawn,
+                  "seed": seed, "weights": weights, "min_return": min_return, "stochastic": stochastic,
+                  "redrawn_episodes": redrawn,
                   "episode_returns": [float(r) for r in returns]},
     )
 
