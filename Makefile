@@ -46,7 +46,7 @@ expert: install
 	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)
 
 test: install
-	$(PY) -m pytest -q -rs $(ARGS)
+	$(PY) -m pytest -q -rsx $(ARGS)
 
 bench: install
 	$(PY) experiments/bench_$(BENCH).py $(ARGS)
