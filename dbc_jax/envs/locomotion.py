@@ -13,6 +13,7 @@ demos reach |a| = 4.6, so a policy trained on them may output such actions, and 
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 
 # Registering our own ids with the v4 classes as entry points is the one place these envs are made. Going through
 # gym.make("HalfCheetah-v4") would print "The environment HalfCheetah-v4 is out of date" on every make; v4 is
@@ -33,8 +34,6 @@ def register() -> None:
 def set_state_from_obs(env, obs) -> None:
     """Put an (unwrapped) env in the state an observation describes; x, absent from obs, is set to 0 (the
     dynamics do not depend on it). Velocities that Walker2d clipped to +-10 cannot be recovered."""
-    import numpy as np
-
     nq = env.model.nq
     qpos = np.concatenate([[0.0], obs[: nq - 1]])
     qvel = np.asarray(obs[nq - 1:], dtype=np.float64)
