@@ -24,11 +24,13 @@ def resolve(config: ConfigDict) -> ConfigDict:
     if config.algo not in ALGOS:
         raise ValueError(f"config.algo: expected one of {ALGOS}, got '{config.algo}'")
     for field, value in _flatten(config.get("algo_overrides", {}).get(config.algo, {})):
-        section, name = field.rsplit(".", 1)
+        *sections, name = field.split(".")
         target = config
-        for part in section.split("."):
-            target = target[part]
-        if name not in target:
+        for part in sections:
+            target = target.get(part)
+            if not isinstance(target, ConfigDict):
+                break
+        if not isinstance(target, ConfigDict) or name not in target:
             raise ValueError(f"config.algo_overrides.{config.algo}.{field}: no such config field")
         target[name] = value
     if config.algo == "bc":

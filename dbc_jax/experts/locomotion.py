@@ -14,8 +14,8 @@ from dbc_jax.envs import get_task
 
 
 def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
-    """(``(obs, key) -> action`` of the expert, jitted; the weights' card). Deterministic: tanh of the actor's
-    mean (``key`` unused); stochastic: a sample of its squashed Gaussian."""
+    """(``(obs, key, i) -> action`` of the expert, jitted; the weights' card). Deterministic: tanh of the actor's
+    mean (``key`` unused); stochastic: a sample of its squashed Gaussian with ``fold_in(key, i)``."""
     from dbc_jax.experts import sac  # here, not at the top: `python -m dbc_jax.experts.sac` imports this package
 
     path = weights or sac.weights_path(env_name)
@@ -26,10 +26,10 @@ def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
     config.hidden = tuple(card["hidden"])
     agent = sac.SAC.create(config, get_task(env_name).act_dim)
     if stochastic:
-        policy = jax.jit(lambda p, obs, key: agent.sample(p, obs, key)[0])
+        policy = jax.jit(lambda p, obs, key, i: agent.sample(p, obs, jax.random.fold_in(key, i))[0])
     else:
-        policy = jax.jit(lambda p, obs, key: agent.deterministic_action(p, obs))
-    return (lambda obs, key: np.asarray(policy(params, np.asarray(obs, np.float32), key))), card
+        policy = jax.jit(lambda p, obs, key, i: agent.deterministic_action(p, obs))
+    return (lambda obs, key, i: np.asarray(policy(params, np.asarray(obs, np.float32), key, i))), card
 
 
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
@@ -54,7 +54,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             ep_obs, ep_act, total, done = [], [], 0.0, False
             while not done:
-                action = expert(obs, jax.random.fold_in(action_key, attempt * 100_000 + len(ep_obs)))
+                action = expert(obs, action_key, attempt * 100_000 + len(ep_obs))
                 ep_obs.append(obs)
                 ep_act.append(action)
                 obs, reward, terminated, truncated, _ = env.step(action)

@@ -270,7 +270,13 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     sac = SAC.create(config, task.act_dim)
     k_init, k_explore, k_batches, k_reset = jax.random.split(jax.random.PRNGKey(config.seed), 4)
     state = sac.init(k_init, task.obs_dim, task.act_dim)
-    sample_action = jax.jit(lambda params, obs, key: sac.sample(params, obs, key)[0])
+    @jax.jit
+    def explore(params, obs, step):
+        """Uniform actions for the first ``random_steps``, then the policy's samples; one dispatch per env step."""
+        key = jax.random.fold_in(k_explore, step)
+        uniform = jax.random.uniform(key, (task.act_dim,), minval=-1.0, maxval=1.0)
+        return jnp.where(step <= config.random_steps, uniform, sac.sample(params, obs, key)[0])
+
     update_chunk = jax.jit(sac.update_chunk, donate_argnums=0)
     policy = jax.jit(sac.deterministic_action)
     buffer = ReplayBuffer(config.total_steps, task.obs_dim, task.act_dim)
@@ -282,11 +288,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     history, info, episode_return, t0 = [], {}, 0.0, time.perf_counter()
     bar = tqdm(total=config.total_steps, desc=f"SAC {config.env_name}", unit="step", disable=not progress)
     for step in range(1, config.total_steps + 1):
-        k = jax.random.fold_in(k_explore, step)
-        if step <= config.random_steps:
-            action = np.asarray(jax.random.uniform(k, (task.act_dim,), minval=-1.0, maxval=1.0))
-        else:
-            action = np.asarray(sample_action(state.actor, obs.astype(np.float32), k))
+        action = np.asarray(explore(state.actor, obs.astype(np.float32), step))
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(obs, action, reward, next_obs, float(terminated))
         episode_return += reward
