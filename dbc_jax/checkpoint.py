@@ -34,7 +34,7 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 class Checkpoints:
-    """A thin wrapper over ``ocp.CheckpointManager`` saving ``{"state", "normalizer"}`` plus JSON meta."""
+    """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
     def __init__(self, workdir: str, max_to_keep: int = 2):
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
@@ -47,19 +47,27 @@ class Checkpoints:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
-    def save(self, step: int, state, normalizer, meta: dict) -> None:
-        tree = {"state": state, "normalizer": normalizer}
+    def save_tree(self, step: int, tree, meta: dict) -> None:
+        """Save any pytree of arrays plus JSON ``meta`` as checkpoint ``step`` (blocks until written)."""
         self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
                                                         meta=ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
 
-    def restore(self, step: int, state_template, normalizer_template):
-        """Restore into the structure of the templates (concrete or abstract); returns (state, normalizer, meta)."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct,
-                                {"state": state_template, "normalizer": normalizer_template})
+    def restore_tree(self, step: int, template):
+        """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract); (tree, meta)."""
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         restored = self.manager.restore(step, args=ocp.args.Composite(tree=ocp.args.StandardRestore(abstract),
                                                                       meta=ocp.args.JsonRestore()))
-        return restored.tree["state"], restored.tree["normalizer"], restored.meta
+        return restored.tree, restored.meta
+
+    def save(self, step: int, state, normalizer, meta: dict) -> None:
+        """A training run's checkpoint: ``{"state", "normalizer"}`` plus meta."""
+        self.save_tree(step, {"state": state, "normalizer": normalizer}, meta)
+
+    def restore(self, step: int, state_template, normalizer_template):
+        """Restore a training run's checkpoint; returns (state, normalizer, meta)."""
+        tree, meta = self.restore_tree(step, {"state": state_template, "normalizer": normalizer_template})
+        return tree["state"], tree["normalizer"], meta
 
     def close(self) -> None:
         self.manager.close()

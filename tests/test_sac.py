@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from dbc_jax.experts import sac
 
@@ -57,3 +58,37 @@ def test_same_key_same_numbers_and_the_critic_fits_terminal_rewards():
     _, first_info = agent.update(state, jax.tree.map(lambda x: x[0], data))
     _, last_info = agent.update(a, jax.tree.map(lambda x: x[0], data))
     assert last_info["critic/loss"] < 0.5 * first_info["critic/loss"]
+
+
+
+def tiny_walker_run(tmp_path, name, **overrides):
+    c = sac.get_config("walker")
+    c.hidden, c.total_steps, c.random_steps, c.updates_per_chunk = (32, 32), 700, 200, 50
+    c.eval_every, c.eval_episodes, c.checkpoint_every = 350, 1, 10**9
+    c.out, c.workdir = str(tmp_path / name / "actor.msgpack"), str(tmp_path / name)
+    c.update(overrides)
+    return c
+
+
+def test_a_paused_and_resumed_run_gives_the_same_numbers_as_an_uninterrupted_one(tmp_path):
+    """Walker2d, so falls reset the env before and after the pause, which lands mid-episode (step 433)."""
+    straight = sac.train(tiny_walker_run(tmp_path, "straight"), progress=False)
+    paused = sac.train(tiny_walker_run(tmp_path, "paused", pause_at=433), progress=False)
+    assert [h["step"] for h in paused["history"]] == [350]
+    resumed = sac.train(tiny_walker_run(tmp_path, "paused"), progress=False)
+    without_wall = lambda card: [{k: v for k, v in h.items() if k != "wall_s"} for h in card["history"]]
+    assert [h["step"] for h in resumed["history"]] == [350, 700]
+    assert without_wall(resumed) == without_wall(straight)
+    a, _ = sac.load_actor(str(tmp_path / "straight" / "actor.msgpack"))
+    b, _ = sac.load_actor(str(tmp_path / "paused" / "actor.msgpack"))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_resuming_with_another_config_names_the_differing_fields(tmp_path):
+    sac.train(tiny_walker_run(tmp_path, "run", total_steps=60, random_steps=60, eval_every=30, pause_at=30),
+              progress=False)
+    changed = tiny_walker_run(tmp_path, "run", total_steps=60, random_steps=60, eval_every=30, batch_size=64)
+    with pytest.raises(ValueError, match=r"its SAC checkpoint was made with another config \(batch_size: "
+                                         r"checkpoint 128 vs now 64\); pass --workdir"):
+        sac.train(changed, progress=False)

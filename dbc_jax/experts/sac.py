@@ -48,6 +48,9 @@ def get_config(env_name: str) -> ConfigDict:
     c.target_return = {"halfcheetah": 4500.0, "walker": 5500.0}.get(env_name, 0.0)  # the issue's bar
     c.stop_at = 0.0  # stop once an evaluation reaches this return (0: run total_steps)
     c.out = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack (+ .json): the best evaluated actor
+    c.workdir = ""  # "" -> runs/sac_<env>_seed<seed>: resumable checkpoints of the whole run
+    c.checkpoint_every = 50_000  # env steps between checkpoints (the replay buffer included)
+    c.pause_at = 0  # stop after checkpointing at this step; the same command then resumes (0: never)
     return c
 
 
@@ -257,19 +260,67 @@ def load_actor(path: str):
     return jax.tree.map(jnp.asarray, params), card
 
 
+def _time_limit(env):
+    """The ``TimeLimit`` wrapper ``gym.make`` puts outermost; its step count is part of a resumable env state."""
+    while not hasattr(env, "_elapsed_steps"):
+        env = env.env
+    return env
+
+
+def _env_state(env) -> dict:
+    """Everything needed to put a MuJoCo env back mid-episode: integration state (incl. warm start) and step count."""
+    import mujoco
+
+    model, data = env.unwrapped.model, env.unwrapped.data
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    state = np.empty(mujoco.mj_stateSize(model, spec))
+    mujoco.mj_getState(model, data, state, spec)
+    return {"mj_state": state.tolist(), "elapsed_steps": int(_time_limit(env)._elapsed_steps)}
+
+
+def _set_env_state(env, saved: dict) -> None:
+    import mujoco
+
+    model, data = env.unwrapped.model, env.unwrapped.data
+    mujoco.mj_setState(model, data, np.asarray(saved["mj_state"]), mujoco.mjtState.mjSTATE_INTEGRATION)
+    _time_limit(env)._elapsed_steps = saved["elapsed_steps"]
+
+
+RESUME_FREE_FIELDS = ("pause_at", "out", "workdir")  # may differ between a run and its resumption
+
+
+def _check_resumable(workdir: str, saved: dict, config: ConfigDict) -> None:
+    current = json.loads(json.dumps(config.to_dict()))
+    differ = sorted(k for k in set(saved) | set(current)
+                    if k not in RESUME_FREE_FIELDS and saved.get(k) != current.get(k))
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in differ)
+        raise ValueError(f"{workdir}: its SAC checkpoint was made with another config ({detail}); "
+                         f"pass --workdir=<new dir> or delete {workdir} to start afresh")
+
+
 def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
-    """Train SAC on ``config.env_name``; keeps the best evaluated actor at ``config.out``. Returns its card."""
+    """Train SAC on ``config.env_name``; keeps the best evaluated actor at ``config.out``. Returns its card.
+
+    Every ``checkpoint_every`` env steps the whole run (SAC state, replay buffer, env state mid-episode, host loop
+    counters) goes to an orbax checkpoint in ``config.workdir``; calling ``train`` again with the same config
+    continues from the latest one, and gives the same numbers as an uninterrupted run. ``pause_at`` stops after
+    the checkpoint at that step.
+    """
     import gymnasium as gym
     from tqdm.auto import tqdm
 
+    from dbc_jax.checkpoint import Checkpoints
     from dbc_jax.envs import get_task, register_all
 
     register_all()
     task = get_task(config.env_name)
     out = config.out or weights_path(config.env_name)
+    workdir = config.workdir or os.path.join("runs", f"sac_{config.env_name}_seed{config.seed}")
     sac = SAC.create(config, task.act_dim)
     k_init, k_explore, k_batches, k_reset = jax.random.split(jax.random.PRNGKey(config.seed), 4)
     state = sac.init(k_init, task.obs_dim, task.act_dim)
+
     @jax.jit
     def explore(params, obs, step):
         """Uniform actions for the first ``random_steps``, then the policy's samples; one dispatch per env step."""
@@ -280,26 +331,57 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     update_chunk = jax.jit(sac.update_chunk, donate_argnums=0)
     policy = jax.jit(sac.deterministic_action)
     buffer = ReplayBuffer(config.total_steps, task.obs_dim, task.act_dim)
-    reset_seeds = iter(np.asarray(jax.random.randint(k_reset, (config.total_steps + 1,), 0, 2**31 - 1)).tolist())
-
+    reset_seeds = np.asarray(jax.random.randint(k_reset, (config.total_steps + 1,), 0, 2**31 - 1)).tolist()
     env = gym.make(task.env_id)
-    obs, _ = env.reset(seed=next(reset_seeds))
-    best = {"return": -np.inf}
-    history, info, episode_return, t0 = [], {}, 0.0, time.perf_counter()
-    bar = tqdm(total=config.total_steps, desc=f"SAC {config.env_name}", unit="step", disable=not progress)
-    for step in range(1, config.total_steps + 1):
+    ckpts = Checkpoints(workdir, max_to_keep=1)
+
+    first_step, resets, best, history, info, episode_return, wall0 = 1, 0, {"return": -np.inf}, [], {}, 0.0, 0.0
+    resumed_from = ckpts.latest_step()
+    if resumed_from is None:
+        obs, _ = env.reset(seed=reset_seeds[resets])
+        resets += 1
+    else:
+        meta = ckpts.manager.restore(resumed_from, args=_meta_only()).meta
+        _check_resumable(workdir, meta["config"], config)
+        template = {"sac": state, "buffer": {k: v[:meta["buffer_size"]] for k, v in buffer.data.items()}}
+        tree, meta = ckpts.restore_tree(resumed_from, template)
+        state = jax.tree.map(jnp.asarray, tree["sac"])
+        for k, v in tree["buffer"].items():
+            buffer.data[k][:meta["buffer_size"]] = v
+        buffer.size = meta["buffer_size"]
+        env.reset(seed=reset_seeds[meta["resets"] - 1])  # then overwritten by the saved mid-episode state
+        _set_env_state(env, meta["env"])
+        obs = np.asarray(meta["obs"], np.float64)
+        first_step, resets, best, history = resumed_from + 1, meta["resets"], meta["best"], meta["history"]
+        info, episode_return, wall0 = meta["info"], meta["episode_return"], meta["wall_s"]
+
+    def checkpoint(step):
+        meta = {"config": config.to_dict(), "buffer_size": buffer.size, "resets": resets, "best": best,
+                "history": history, "info": {k: float(v) for k, v in info.items()}, "obs": obs.tolist(),
+                "episode_return": float(episode_return), "wall_s": time.perf_counter() - t0, "env": _env_state(env)}
+        ckpts.save_tree(step, {"sac": state, "buffer": {k: v[:buffer.size] for k, v in buffer.data.items()}},
+                        json.loads(json.dumps(meta)))
+
+    t0 = time.perf_counter() - wall0
+    bar = tqdm(total=config.total_steps, initial=first_step - 1, desc=f"SAC {config.env_name}", unit="step",
+               disable=not progress)
+    if resumed_from is not None:
+        bar.write(f"resumed {workdir} at step {resumed_from}")
+    for step in range(first_step, config.total_steps + 1):
         action = np.asarray(explore(state.actor, obs.astype(np.float32), step))
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(obs, action, reward, next_obs, float(terminated))
         episode_return += reward
         obs = next_obs
         if terminated or truncated:
-            obs, _ = env.reset(seed=next(reset_seeds))
+            obs, _ = env.reset(seed=reset_seeds[resets])
+            resets += 1
             bar.set_postfix(ep_return=f"{episode_return:.0f}", best=f"{best['return']:.0f}")
             episode_return = 0.0
         if step > config.random_steps and step % config.updates_per_chunk == 0:
             batches = buffer.sample(jax.random.fold_in(k_batches, step), config.updates_per_chunk, config.batch_size)
             state, info = update_chunk(state, batches)
+        stop = False
         if step % config.eval_every == 0 or step == config.total_steps:
             returns = evaluate(sac, state.actor, task.env_id, config.eval_episodes, seed=10_000, policy=policy)
             record = {"step": step, "return_mean": float(returns.mean()), "return_std": float(returns.std()),
@@ -315,13 +397,25 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
                     "eval_episodes": config.eval_episodes,
                     "eval_reset_seeds": f"10000..{10000 + config.eval_episodes - 1}",
                     "command": command or f"dbc_jax.experts.sac.train({config.env_name!r} config below)",
-                    "config": config.to_dict(), "history": history})
-            if config.stop_at and returns.mean() >= config.stop_at:
-                break
+                    "config": {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_FIELDS},
+                    "history": history})
+            stop = bool(config.stop_at and returns.mean() >= config.stop_at)
+        pause = step == config.pause_at
+        if step % config.checkpoint_every == 0 or pause:
+            checkpoint(step)
         bar.update(1)
+        if stop or pause:
+            break
     bar.close()
     env.close()
+    ckpts.close()
     return load_actor(out)[1]
+
+
+def _meta_only():
+    import orbax.checkpoint as ocp
+
+    return ocp.args.Composite(meta=ocp.args.JsonRestore())
 
 
 def main(argv=None) -> None:
@@ -334,17 +428,22 @@ def main(argv=None) -> None:
     helps = {"seed": "root of every random draw", "total_steps": "env steps", "random_steps":
              "uniform-random actions before learning", "batch_size": "replay batch per update",
              "eval_every": "env steps between evaluations (the best one is kept)", "eval_episodes":
-             "episodes per evaluation", "updates_per_chunk": "updates per jitted chunk (one per env step)"}
+             "episodes per evaluation", "updates_per_chunk": "updates per jitted chunk (one per env step)",
+             "checkpoint_every": "env steps between resumable checkpoints in --workdir",
+             "pause_at": "stop after checkpointing at this step; rerun the same command to resume (0: never)"}
     for name, text in helps.items():
         parser.add_argument(f"--{name}", type=int, default=defaults[name], help=f"{text} (default {defaults[name]})")
     parser.add_argument("--stop_at", type=float, default=0.0, help="stop once an evaluation reaches this return")
     parser.add_argument("--out", default="", help="weights path (default: the shipped location)")
+    parser.add_argument("--workdir", default="", help="checkpoint folder; a run there is resumed "
+                                                      "(default: runs/sac_<env>_seed<seed>)")
     args = parser.parse_args(argv)
     config = get_config(args.env)
     for name, value in vars(args).items():
         if name != "env":
             config[name] = value
-    flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--env"))
+    flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:])
+                     if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
     card = train(config, command=f"make expert ENV={args.env}" + (f" ARGS='{flags}'" if flags else ""))
     print(f"best deterministic return {card['deterministic_return_mean']:.1f} at step {card['step']} -> "
           f"{config.out or weights_path(config.env_name)}")
