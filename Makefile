@@ -15,7 +15,7 @@ CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
-	@echo "  make train ENV=maze|halfcheetah|walker [PRESET=quick|paper|smoke] [ALGO=dbc|bc] [ARGS='--config.seed=2']"
+	@echo "  make train ENV=maze|halfcheetah|walker [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
 	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"

@@ -47,6 +47,10 @@ class Checkpoints:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
+    def read_meta(self, step: int) -> dict:
+        """The JSON meta of checkpoint ``step`` alone (no arrays read)."""
+        return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
     def save_tree(self, step: int, tree, meta: dict) -> None:
         """Save any pytree of arrays plus JSON ``meta`` as checkpoint ``step`` (blocks until written)."""
         self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),

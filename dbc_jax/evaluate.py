@@ -35,20 +35,29 @@ class EvalResult:
 
 
 def make_policy_fn(act: Callable, normalizer: Normalizer) -> Callable:
-    """``(params [S, ...], obs [S, B, obs_dim]) -> actions [S, B, act_dim]``, jitted, in env units."""
+    """``(params [S, ...], obs [S, B, obs_dim], key, step) -> actions [S, B, act_dim]``, jitted, in env units.
 
-    def policy(params, obs):
-        return normalizer.denormalize_actions(act(params, normalizer.normalize_obs(obs)))
+    ``act(params, obs, key)`` is one seed's normalized policy; stochastic ones (DP's sampler, IBC's optimizer) draw
+    from ``fold_in(key, step)`` split over the seeds, deterministic ones ignore it.
+    """
 
-    return jax.jit(jax.vmap(policy))
+    def policy(params, obs, key):
+        return normalizer.denormalize_actions(act(params, normalizer.normalize_obs(obs), key))
+
+    @jax.jit
+    def policy_fn(params, obs, key, step):
+        keys = jax.random.split(jax.random.fold_in(key, step), obs.shape[0])
+        return jax.vmap(policy)(params, obs, keys)
+
+    return policy_fn
 
 
 class Evaluator:
     """Evaluates ``num_seeds`` policies on ``num_episodes`` episodes each (C MuJoCo through gymnasium).
 
     Build it once and call it for every periodic evaluation: the envs and the compiled policy are reused.
-    Episode ``i`` of seed ``s`` is reset with an integer seed drawn from the ``key`` passed in, so the same key
-    gives the same start states.
+    Episode ``i`` of seed ``s`` is reset with an integer seed drawn from the ``key`` passed in, and a stochastic
+    policy's draws come from ``fold_in(key, 1)``, so the same key gives the same episodes.
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
@@ -65,8 +74,12 @@ class Evaluator:
         success = np.zeros(n, dtype=bool)
         returns = np.zeros(n)
         lengths = np.zeros(n, dtype=np.int64)
+        action_key = jax.random.fold_in(key, 1)
+        step = 0
         while active.any():
-            actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(self.num_seeds, self.num_episodes, -1))))
+            actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(self.num_seeds, self.num_episodes, -1)),
+                                                action_key, step))
+            step += 1
             actions = actions.reshape(n, -1)
             for i in np.flatnonzero(active):
                 o, r, terminated, truncated, info = self.envs[i].step(actions[i])

@@ -26,6 +26,7 @@ from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
 from dbc_jax import configs as config_lib
+from dbc_jax import algos
 from dbc_jax.algos import dbc
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json
 from dbc_jax.data import Dataset, check_compatible, load_dataset
@@ -55,8 +56,10 @@ class TrainFns(NamedTuple):
     dm_epochs: Callable  # (state, n) -> (state, info {name: [D, n]})
     policy_epochs: Callable  # (state, n) -> (state, info {name: [S, n]})
     run: Callable  # key -> (state, dm_info, policy_info): the whole training, pure
-    agent: dbc.Agent
+    agent: Any  # the algorithm's static parts (dbc.Agent, dp.Agent, ...)
+    act: Callable  # (params, obs, key) -> actions, normalized; for one seed
     updates_per_epoch: dict  # {"dm": int, "policy": int}
+    action_bounds: tuple  # (low, high) of the normalized actions, as lists (saved with checkpoints)
 
 
 def _epoch_batches(key, num_items: int, batch_size: int):
@@ -74,13 +77,20 @@ def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
     return jax.lax.scan(body, carry, start_epoch + jnp.arange(n))
 
 
-def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> TrainFns:
-    """Pure training functions for normalized ``obs`` [N, obs_dim] and ``actions`` [N, act_dim]."""
+def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray, action_bounds=None) -> TrainFns:
+    """Pure training functions for normalized ``obs`` [N, obs_dim] and ``actions`` [N, act_dim].
+
+    ``action_bounds`` (low, high) defaults to the range of ``actions``; pass the saved one to rebuild a run's
+    functions without its data (:func:`restore_workdir`).
+    """
     config = config_lib.resolve(config)
     obs, actions = jnp.asarray(obs, jnp.float32), jnp.asarray(actions, jnp.float32)
     num_items, obs_dim = obs.shape
     act_dim = actions.shape[1]
-    agent = dbc.make_agent(config, act_dim)
+    if action_bounds is None:
+        action_bounds = (np.asarray(actions.min(0)).tolist(), np.asarray(actions.max(0)).tolist())
+    algo = algos.get(config.algo)
+    agent = algo.make_agent(config, obs_dim, act_dim, tuple(np.asarray(b, np.float32) for b in action_bounds))
     num_seeds = config.num_seeds
     num_dms = 1 if config.dm.shared else num_seeds
     use_dm = config_lib.uses_diffusion(config)
@@ -96,8 +106,11 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
     def init(key) -> TrainState:
         dm_init_keys = jax.random.split(jax.random.fold_in(key, _DM_INIT), num_dms)
         pol_init_keys = jax.random.split(jax.random.fold_in(key, _POLICY_INIT), num_seeds)
-        dm_params = jax.vmap(lambda k: dbc.init_denoiser(agent, k, obs_dim + act_dim))(dm_init_keys)
-        pol_params = jax.vmap(lambda k: dbc.init_policy(agent, k, obs_dim))(pol_init_keys)
+        if hasattr(algo, "init_denoiser"):
+            dm_params = jax.vmap(lambda k: algo.init_denoiser(agent, k, obs_dim + act_dim))(dm_init_keys)
+        else:  # no diffusion model over (s, a): a placeholder keeps one TrainState layout for every algorithm
+            dm_params = jnp.zeros((num_dms,))
+        pol_params = jax.vmap(lambda k: algo.init_policy(agent, k, obs_dim))(pol_init_keys)
         return TrainState(
             dm_params=dm_params,
             dm_opt_state=jax.vmap(dm_tx.init)(dm_params),
@@ -129,8 +142,7 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
         perm_key, step_key = jax.random.split(key)
         batches = _epoch_batches(perm_key, num_items, pol_cfg.batch_size)
         coeff = coeff_dm if use_dm else 0.0  # a Python 0 tells the loss to skip the DM (BC)
-        loss_fn = functools.partial(dbc.policy_loss, agent, coeff_bc=pol_cfg.coeff_bc, coeff_dm=coeff,
-                                    agent_expert_normalization=pol_cfg.agent_expert_normalization)
+        loss_fn = algo.make_policy_loss(agent, config, coeff)
 
         def step(carry, xs):
             params, opt_state = carry
@@ -172,7 +184,8 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray) -> Trai
         return state, dm_info, pol_info
 
     return TrainFns(init=init, dm_epochs=dm_epochs, policy_epochs=policy_epochs, run=run, agent=agent,
-                    updates_per_epoch={"dm": dm_updates, "policy": pol_updates})
+                    act=functools.partial(algo.act, agent), updates_per_epoch={"dm": dm_updates, "policy": pol_updates},
+                    action_bounds=tuple(np.asarray(b, np.float32).tolist() for b in action_bounds))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -226,7 +239,10 @@ def default_data_path(config: ConfigDict) -> str:
 
 def _demo_settings(config: ConfigDict) -> dict:
     """What, besides the episode count, decides the demos; recorded in the file's metadata."""
-    return {"seed": config.data.seed, **config.env, **config.data.expert}
+    from dbc_jax.experts import expert_identity
+
+    expert = config.data.expert.to_dict() if "expert" in config.data else {}
+    return {"seed": config.data.seed, **config.env, **expert, **expert_identity(config.env_name, expert)}
 
 
 def make_demos(config: ConfigDict, path: str | None = None, progress: bool = True) -> str:
@@ -301,11 +317,12 @@ def _eval_key(config: ConfigDict, policy_epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL), policy_epoch)
 
 
-def _state_meta(state: TrainState, config: ConfigDict) -> dict:
-    return {"dm_epoch": int(state.dm_epoch), "policy_epoch": int(state.policy_epoch), "config": config.to_dict()}
+def _state_meta(state: TrainState, config: ConfigDict, fns: TrainFns) -> dict:
+    return {"dm_epoch": int(state.dm_epoch), "policy_epoch": int(state.policy_epoch), "config": config.to_dict(),
+            "action_bounds": list(fns.action_bounds)}
 
 
-_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "dm", "policy")
+_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "dm", "policy", "dp", "ibc")
 
 
 def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
@@ -359,7 +376,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             n = min(config.dm.log_every_epochs, dm_total - first)
             state, info = fns.dm_epochs(state, n)
             records = _chunk_records("dm", info, first, fns.updates_per_epoch["dm"])
-            ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config))
+            ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config, fns))
             log.append(records)
             bar.update(n)
             bar.set_postfix(loss=f"{records[-1]['dm/loss']:.4f}")
@@ -367,7 +384,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
 
     # Phase 2: the policies, with periodic evaluation.
     evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
-                          make_policy_fn(functools.partial(dbc.act, fns.agent), normalizer))
+                          make_policy_fn(fns.act, normalizer))
     pol_total = config.policy.epochs
     evaluation = None
     t0, eval_time = time.perf_counter(), 0.0
@@ -379,7 +396,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             state, info = fns.policy_epochs(state, n)
             epoch = first + n
             records = _chunk_records("policy", info, first, fns.updates_per_epoch["policy"])
-            postfix = {"bc": f"{records[-1]['bc/mse']:.4f}"}
+            postfix = {"loss": f"{records[-1]['loss/total']:.4f}"}
             evaluate_now = (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == pol_total
             if evaluate_now:
                 te = time.perf_counter()
@@ -388,7 +405,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
                 records.append({"phase": "eval", "epoch": epoch, "update": epoch * fns.updates_per_epoch["policy"],
                                 **evaluation.to_dict()})
                 postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
-            ckpt.save(int(state.dm_epoch) + epoch, state, normalizer, _state_meta(state, config))
+            ckpt.save(int(state.dm_epoch) + epoch, state, normalizer, _state_meta(state, config, fns))
             log.append(records)
             bar.update(n)
             bar.set_postfix(postfix)
@@ -420,7 +437,8 @@ def restore_workdir(workdir: str):
         raise ValueError(f"{workdir}: no checkpoint to evaluate")
     task = get_task(config.env_name)
     zeros = np.zeros((2 * config.policy.batch_size, task.obs_dim), np.float32)
-    fns = make_train(config, zeros, np.zeros((len(zeros), task.act_dim), np.float32))
+    bounds = ckpt.read_meta(step).get("action_bounds")  # absent in checkpoints older than DP/IBC: DBC needs none
+    fns = make_train(config, zeros, np.zeros((len(zeros), task.act_dim), np.float32), bounds)
     template = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
     norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
                                  for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)))
@@ -436,7 +454,7 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None) -> Results:
         config.eval.num_episodes = num_episodes
     task = get_task(config.env_name)
     evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
-                          make_policy_fn(functools.partial(dbc.act, fns.agent), normalizer))
+                          make_policy_fn(fns.act, normalizer))
     evaluation = evaluator(state.policy_params, _eval_key(config, int(state.policy_epoch)))
     evaluator.close()
     return Results(config=config, metric=task.metric, evaluation=evaluation, workdir=os.path.abspath(workdir),
@@ -459,9 +477,10 @@ def plot_learning_curve(records: list[dict], metric: str, path: str) -> None:
     axes[0].set(title="diffusion pretraining", xlabel="update", ylabel="eps-loss", yscale="log")
     if pol:
         x = [r["update"] for r in pol]
-        axes[1].plot(x, [r["bc/mse"] for r in pol], label="bc/mse")
-        if "dm/hinge" in pol[0]:
-            axes[1].plot(x, [r["dm/hinge"] for r in pol], label="dm/hinge")
+        # The algorithm's own terms (DBC: bc/mse, dm/hinge; DP: dp/loss; IBC: ibc/infonce).
+        for name in ("bc/mse", "dm/hinge", "dp/loss", "ibc/infonce"):
+            if name in pol[0]:
+                axes[1].plot(x, [r[name] for r in pol], label=name)
         axes[1].legend()
     axes[1].set(title="policy (mean over seeds)", xlabel="update", yscale="log")
     if ev:

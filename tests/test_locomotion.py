@@ -124,3 +124,32 @@ def test_bc_gets_its_own_learning_rate_from_algo_overrides():
     config.algo_overrides.bc.policy.lrr = 1.0
     with pytest.raises(ValueError, match=r"config.algo_overrides.bc.policy.lrr: no such config field"):
         resolve(config)
+
+
+def test_dart_noise_spreads_the_states_but_records_the_experts_own_actions():
+    clean = locomotion.generate_demos("walker", num_episodes=1, progress=False)
+    noisy = locomotion.generate_demos("walker", num_episodes=1, progress=False, dart_noise=0.3)
+    expert, _ = locomotion.load_expert("walker")
+    labels = np.stack([expert(o, None, 0) for o in noisy.obs[:200]])
+    np.testing.assert_allclose(noisy.actions[:200], labels, atol=1e-6)  # deterministic expert: clean labels
+    assert np.abs(noisy.obs[:200] - clean.obs[:200]).max() > 0.5  # the executed noise moved the states
+    assert noisy.metadata["dart_noise"] == 0.3 and clean.metadata["dart_noise"] == 0.0
+
+
+def test_demos_of_an_older_expert_are_regenerated(tmp_path, monkeypatch):
+    """The demo file records the expert weights' sha256; after `make expert` the old demos are remade."""
+    from dbc_jax.train import prepare_dataset
+
+    monkeypatch.chdir(tmp_path)
+    params, card = sac.load_actor(sac.weights_path("walker"))
+    weights = str(tmp_path / "walker_sac.msgpack")
+    sac.save_actor(weights, params, card)
+    config = dbc_jax.get_config("walker", "smoke")
+    config.data.expert.weights = weights
+    task = get_task("walker")
+    first = prepare_dataset(config, task, progress=False)
+    assert prepare_dataset(config, task, progress=False).metadata == first.metadata  # same expert: reused
+    sac.save_actor(weights, {**params, "mean": {**params["mean"], "bias": params["mean"]["bias"] + 0.05}}, card)
+    second = prepare_dataset(config, task, progress=False)
+    assert second.metadata["expert_sha256"] != first.metadata["expert_sha256"]
+    assert not np.array_equal(second.actions[:10], first.actions[:10])

@@ -97,7 +97,7 @@ def test_bc_skips_diffusion_pretraining(tmp_path, demos):
 
 def test_config_errors_name_the_field(tmp_path):
     c = tiny_config(tmp_path, algo="gail")
-    with pytest.raises(ValueError, match=r"config.algo: expected one of \('dbc', 'bc'\), got 'gail'"):
+    with pytest.raises(ValueError, match=r"config.algo: expected one of \('dbc', 'bc', 'dp', 'ibc'\), got 'gail'"):
         dbc_jax.train(c, progress=False)
     c = tiny_config(tmp_path, policy__batch_size=127)
     with pytest.raises(ValueError, match=r"config.policy.batch_size: must be even"):

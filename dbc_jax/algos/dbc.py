@@ -26,7 +26,8 @@ class Agent(NamedTuple):
     schedule: diffusion.Schedule
 
 
-def make_agent(config: ConfigDict, act_dim: int) -> Agent:
+def make_agent(config: ConfigDict, obs_dim: int, act_dim: int, action_bounds=None) -> Agent:
+    del obs_dim, action_bounds
     return Agent(
         policy=Policy(hidden_sizes=tuple(config.policy.hidden_sizes), act_dim=act_dim),
         denoiser=Denoiser(hidden=config.dm.hidden, num_steps=config.dm.num_steps),
@@ -42,8 +43,8 @@ def init_denoiser(agent: Agent, key: jax.Array, dim: int):
     return agent.denoiser.init(key, jnp.zeros((1, dim)), jnp.zeros((1,), jnp.int32))
 
 
-def act(agent: Agent, policy_params, obs):
-    """Deterministic action in normalized action space for normalized ``obs``."""
+def act(agent: Agent, policy_params, obs, key=None):
+    """Deterministic action in normalized action space for normalized ``obs`` (``key`` unused)."""
     return agent.policy.apply(policy_params, obs)
 
 
@@ -80,3 +81,15 @@ def policy_loss(agent: Agent, policy_params, dm_params, obs, actions, key, *, co
         info.update({"dm/agent": agent_loss, "dm/expert": expert_loss, "dm/hinge": dm_term})
     info["loss/total"] = loss
     return loss, info
+
+
+def make_policy_loss(agent: Agent, config: ConfigDict, coeff_dm):
+    """``(params, dm_params, obs, actions, key) -> (loss, info)`` with the config's coefficients; ``coeff_dm`` is
+    the seed's lambda (a Python 0 for BC, which skips the diffusion model)."""
+    pol = config.policy
+
+    def loss(params, dm_params, obs, actions, key):
+        return policy_loss(agent, params, dm_params, obs, actions, key, coeff_bc=pol.coeff_bc, coeff_dm=coeff_dm,
+                           agent_expert_normalization=pol.agent_expert_normalization)
+
+    return loss

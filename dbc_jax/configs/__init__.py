@@ -7,7 +7,7 @@ import os
 
 from ml_collections import ConfigDict
 
-ALGOS = ("dbc", "bc")
+ALGOS = ("dbc", "bc", "dp", "ibc")  # the keys of dbc_jax.algos.ALGORITHMS
 
 
 def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
@@ -66,4 +66,5 @@ def _flatten(tree, prefix=""):
 
 
 def uses_diffusion(config: ConfigDict) -> bool:
-    return config.policy.coeff_dm != 0
+    """Whether the run pretrains DBC's diffusion model over (s, a) (DBC with lambda != 0; not BC, DP or IBC)."""
+    return config.algo in ("dbc", "bc") and config.policy.coeff_dm != 0

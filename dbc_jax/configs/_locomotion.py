@@ -3,6 +3,8 @@ differs: the policy width and learning rates."""
 
 from ml_collections import ConfigDict
 
+from dbc_jax.configs._baselines import add_baselines
+
 PRESETS = ("smoke", "quick", "paper")
 
 
@@ -13,7 +15,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c = ConfigDict()
     c.env_name = env_name  # task key in dbc_jax.envs.TASKS
     c.preset = preset  # preset name, used in the default workdir
-    c.algo = "dbc"  # "dbc" or "bc" (BC = DBC with policy.coeff_dm = 0, no diffusion pretraining)
+    c.algo = "dbc"  # "dbc", "bc" (DBC with policy.coeff_dm = 0), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
     c.num_seeds = 3  # policies trained together in one vmapped program
     c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
@@ -29,6 +31,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c.data.expert.weights = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack
     c.data.expert.min_return = min_demo_return  # demo episodes below this return are redrawn
     c.data.expert.stochastic = stochastic_demos  # record sampled actions (True) or the actor's mean (False)
+    c.data.expert.dart_noise = 0.0  # sigma of N(0, sigma^2) added to executed actions; recorded labels stay clean
 
     c.dm = ConfigDict()
     c.dm.hidden = 1024  # denoiser width (3 hidden layers)
@@ -79,4 +82,8 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
         c.eval.num_episodes = 2
         c.eval.every_epochs = 1
         c.algo_overrides = ConfigDict({"bc": {}})
+    # Baselines: 3 x 512 nets (Diffusion Policy's low-dim MLPs are this size); lr 1e-4 (DP's AdamW lr) and 5e-4
+    # (IBC's D4RL configs). `quick` samples DP by 10 DDIM steps and IBC from 256 candidates (evaluation cost).
+    add_baselines(c, preset, dp_hidden=(512, 512, 512), dp_lr=1e-4, ibc_hidden=(512, 512, 512), ibc_lr=5e-4,
+                  dp_quick_ddim_steps=10, ibc_quick_samples=256)
     return c

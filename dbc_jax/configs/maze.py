@@ -17,6 +17,8 @@ Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds 
 
 from ml_collections import ConfigDict
 
+from dbc_jax.configs._baselines import add_baselines
+
 PRESETS = ("smoke", "quick", "paper")
 
 
@@ -26,7 +28,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c = ConfigDict()
     c.env_name = "maze"  # task key in dbc_jax.envs.TASKS
     c.preset = preset  # preset name, used in the default workdir
-    c.algo = "dbc"  # "dbc" or "bc" (BC = DBC with policy.coeff_dm = 0, no diffusion pretraining)
+    c.algo = "dbc"  # "dbc", "bc" (DBC with policy.coeff_dm = 0), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
     c.num_seeds = 3  # policies trained together in one vmapped program
     c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
@@ -91,4 +93,8 @@ def get_config(preset: str = "quick") -> ConfigDict:
         c.policy.log_every_epochs = 2
         c.eval.num_episodes = 4
         c.eval.every_epochs = 2
+    # Baselines: 3 x 256 nets like DBC's policy; lr 1e-4 (Diffusion Policy's AdamW lr) and 1e-3 (IBC's state-based
+    # configs); `quick` trains them at DBC's quick lr 1e-3.
+    add_baselines(c, preset, dp_hidden=(256, 256, 256), dp_lr=1e-3 if preset == "quick" else 1e-4,
+                  ibc_hidden=(256, 256, 256), ibc_lr=1e-3)
     return c

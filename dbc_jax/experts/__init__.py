@@ -1,5 +1,5 @@
 """Expert demonstrators: for each task, a function ``(num_episodes, seed, progress, **kwargs) -> Dataset``
-(``kwargs``: the config's ``env`` and ``data.expert`` fields)."""
+(``kwargs``: the config's ``env`` and ``data.expert`` fields, plus what ``expert_identity`` returns)."""
 
 from dbc_jax.experts import locomotion, maze
 
@@ -8,3 +8,11 @@ DEMO_GENERATORS = {
     "halfcheetah": locomotion.generate_halfcheetah,
     "walker": locomotion.generate_walker,
 }
+
+
+def expert_identity(env_name: str, expert_settings: dict) -> dict:
+    """Fields that pin down *which* expert made a demo file beyond the config (the learned experts' weights hash);
+    a file whose fields differ is remade."""
+    if env_name in ("halfcheetah", "walker"):
+        return {"expert_sha256": locomotion.weights_sha256(env_name, expert_settings.get("weights", ""))}
+    return {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 
 import gymnasium as gym
 import jax
@@ -32,17 +34,37 @@ def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
     return (lambda obs, key, i: np.asarray(policy(params, np.asarray(obs, np.float32), key, i))), card
 
 
+def weights_sha256(env_name: str, weights: str = "") -> str:
+    """Fingerprint of the expert's weights file; demo files record it, so demos of an older expert are remade."""
+    from dbc_jax.experts import sac
+
+    path = weights or sac.weights_path(env_name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no expert weights (train them with `make expert ENV={env_name}`)")
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
-                   weights: str = "", min_return: float = 0.0, stochastic: bool = False) -> Dataset:
-    """Roll the deterministic expert out for ``num_episodes`` episodes (1000 steps unless Walker2d falls).
+                   weights: str = "", min_return: float = 0.0, stochastic: bool = False,
+                   dart_noise: float = 0.0, expert_sha256: str = "") -> Dataset:
+    """Roll the expert out for ``num_episodes`` episodes (1000 steps unless Walker2d falls).
 
     Episodes whose return is below ``min_return`` are redrawn from a new start state and counted in the
     metadata (``redrawn_episodes``): our HalfCheetah expert stumbles from about 1 start in 7, and the
     paper's demos hold no such episode. ``stochastic`` records actions sampled from the expert's Gaussian instead
     of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
+    ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
+    action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``expert_sha256``, if given, must
+    match the weights (a guard against demos of a stale expert).
     """
     expert, card = load_expert(env_name, weights, stochastic)
+    sha = weights_sha256(env_name, weights)
+    if expert_sha256 and expert_sha256 != sha:
+        raise ValueError(f"expert_sha256 {expert_sha256[:12]}... does not match the weights ({sha[:12]}...)")
     action_key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+    noise_key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+    act_dim = get_task(env_name).act_dim
     env = gym.make(get_task(env_name).env_id)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
@@ -54,9 +76,13 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             ep_obs, ep_act, total, done = [], [], 0.0, False
             while not done:
-                action = expert(obs, action_key, attempt * 100_000 + len(ep_obs))
+                i = attempt * 100_000 + len(ep_obs)
+                action = expert(obs, action_key, i)
                 ep_obs.append(obs)
                 ep_act.append(action)
+                if dart_noise:
+                    noise = np.asarray(jax.random.normal(jax.random.fold_in(noise_key, i), (act_dim,)))
+                    action = action + dart_noise * noise  # unclipped, like the paper's demos (env clamps)
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += reward
                 done = terminated or truncated
@@ -79,7 +105,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         metadata={"env": env_name,
                   "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
                             f"return {card['deterministic_return_mean']:.0f})",
-                  "seed": seed, "weights": weights, "min_return": min_return, "stochastic": stochastic,
+                  "seed": seed, "weights": weights, "expert_sha256": sha, "min_return": min_return,
+                  "stochastic": stochastic, "dart_noise": dart_noise,
                   "redrawn_episodes": redrawn,
                   "episode_returns": [float(r) for r in returns]},
     )

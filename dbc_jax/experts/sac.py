@@ -341,7 +341,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
         obs, _ = env.reset(seed=reset_seeds[resets])
         resets += 1
     else:
-        meta = ckpts.manager.restore(resumed_from, args=_meta_only()).meta
+        meta = ckpts.read_meta(resumed_from)
         _check_resumable(workdir, meta["config"], config)
         template = {"sac": state, "buffer": {k: v[:meta["buffer_size"]] for k, v in buffer.data.items()}}
         tree, meta = ckpts.restore_tree(resumed_from, template)
@@ -410,12 +410,6 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     env.close()
     ckpts.close()
     return load_actor(out)[1]
-
-
-def _meta_only():
-    import orbax.checkpoint as ocp
-
-    return ocp.args.Composite(meta=ocp.args.JsonRestore())
 
 
 def main(argv=None) -> None:
