@@ -93,3 +93,12 @@ def test_smoke_train_and_reevaluate_on_maze(tmp_path, algo):
     again = evaluate_workdir(config.workdir)  # the saved action bounds rebuild the sampler without the data
     np.testing.assert_array_equal(again.per_seed, results.per_seed)
 
+
+
+def test_ibc_resampling_draws_in_proportion_to_the_weights():
+    from dbc_jax.algos.ibc import _resample
+
+    probs = jnp.tile(jnp.asarray([[0.7, 0.2, 0.1, 0.0]]), (20_000, 1))
+    idx = np.asarray(_resample(jax.random.PRNGKey(0), probs))
+    freq = np.bincount(idx.ravel(), minlength=4) / idx.size
+    np.testing.assert_allclose(freq, [0.7, 0.2, 0.1, 0.0], atol=0.01)  # 80k draws: 0.01 is 6 sigma
