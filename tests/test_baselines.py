@@ -74,9 +74,12 @@ def test_sampling_is_a_function_of_the_key(trained, algo):
     assert {"loss/total", "policy/grad_norm"} <= set(info) and ("dp/loss" in info or "ibc/infonce" in info)
 
 
-def test_same_seed_same_training(trained):
-    _, params, _ = train_toy(toy_config("dp"))
-    for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(trained["dp"][1])):
+@pytest.mark.parametrize("algo", ["dp", "ibc"])
+def test_same_seed_same_training(algo):
+    config = toy_config(algo)
+    config.policy.epochs = 3
+    (_, a, _), (_, b, _) = train_toy(config), train_toy(config)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
 
 

@@ -6,7 +6,9 @@ from ml_collections import ConfigDict
 
 
 def add_baselines(c: ConfigDict, preset: str, *, dp_hidden, dp_lr: float, ibc_hidden, ibc_lr: float,
-                  dp_quick_ddim_steps: int = 0, ibc_quick_samples: int = 1024) -> None:
+                  dp_quick_ddim_steps: int, ibc_quick_samples: int, ibc_quick_hidden) -> None:
+    """``quick`` shrinks what evaluation costs on a CPU (``make bench BENCH=policy``): DP's sampling steps and IBC's
+    candidates and width (IBC evaluates the energy of every candidate, 4 passes per action)."""
     c.dp = ConfigDict()
     c.dp.num_steps = 100  # DDPM steps T on the cosine schedule (Diffusion Policy: 100 train and inference steps)
     c.dp.ddim_steps = 0  # 0: DDPM ancestral sampling over all T steps; N > 0: deterministic DDIM on N steps
@@ -27,8 +29,9 @@ def add_baselines(c: ConfigDict, preset: str, *, dp_hidden, dp_lr: float, ibc_hi
     c.algo_overrides.ibc = ConfigDict({"policy": {"hidden_sizes": tuple(ibc_hidden), "lr": ibc_lr,
                                                   "adam_eps": 1e-8}})
     if preset == "quick":
-        c.dp.ddim_steps = dp_quick_ddim_steps  # CPU: evaluation cost is one network call per sampling step
-        c.ibc.num_samples = ibc_quick_samples  # CPU: evaluation cost grows with the candidates
+        c.dp.ddim_steps = dp_quick_ddim_steps
+        c.ibc.num_samples = ibc_quick_samples
+        c.algo_overrides.ibc.policy.hidden_sizes = tuple(ibc_quick_hidden)
     elif preset == "smoke":
         c.dp.num_steps = 10
         c.ibc.num_negatives = 16

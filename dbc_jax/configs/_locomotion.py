@@ -82,8 +82,8 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
         c.eval.num_episodes = 2
         c.eval.every_epochs = 1
         c.algo_overrides = ConfigDict({"bc": {}})
-    # Baselines: 3 x 512 nets (Diffusion Policy's low-dim MLPs are this size); lr 1e-4 (DP's AdamW lr) and 5e-4
-    # (IBC's D4RL configs). `quick` samples DP by 10 DDIM steps and IBC from 256 candidates (evaluation cost).
+    # Baselines: 3 x 512 nets; lr 1e-4 (Diffusion Policy's AdamW lr) and 5e-4 (IBC's D4RL configs). `quick`
+    # samples DP by 10 DDIM steps and IBC from 64 candidates at 2 x 256 (evaluation cost: 1000-step episodes).
     add_baselines(c, preset, dp_hidden=(512, 512, 512), dp_lr=1e-4, ibc_hidden=(512, 512, 512), ibc_lr=5e-4,
-                  dp_quick_ddim_steps=10, ibc_quick_samples=256)
+                  dp_quick_ddim_steps=10, ibc_quick_samples=64, ibc_quick_hidden=(256, 256))
     return c
