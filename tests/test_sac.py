@@ -70,17 +70,20 @@ def tiny_walker_run(tmp_path, name, **overrides):
     return c
 
 
-def test_a_paused_and_resumed_run_gives_the_same_numbers_as_an_uninterrupted_one(tmp_path):
-    """Walker2d, so falls reset the env before and after the pause, which lands mid-episode (step 433)."""
+def test_a_paused_resumed_and_extended_run_gives_the_same_numbers_as_an_uninterrupted_one(tmp_path):
+    """Walker2d, so falls reset the env before and after the pause, which lands mid-episode (step 233); the run
+    then finishes at 350 and is extended to 700."""
     straight = sac.train(tiny_walker_run(tmp_path, "straight"), progress=False)
-    paused = sac.train(tiny_walker_run(tmp_path, "paused", pause_at=433), progress=False)
-    assert [h["step"] for h in paused["history"]] == [350]
-    resumed = sac.train(tiny_walker_run(tmp_path, "paused"), progress=False)
+    paused = sac.train(tiny_walker_run(tmp_path, "split", total_steps=350, pause_at=233), progress=False)
+    assert paused is None  # no evaluation before the pause: no actor saved yet
+    first = sac.train(tiny_walker_run(tmp_path, "split", total_steps=350), progress=False)
+    assert [h["step"] for h in first["history"]] == [350]
+    extended = sac.train(tiny_walker_run(tmp_path, "split"), progress=False)
     without_wall = lambda card: [{k: v for k, v in h.items() if k != "wall_s"} for h in card["history"]]
-    assert [h["step"] for h in resumed["history"]] == [350, 700]
-    assert without_wall(resumed) == without_wall(straight)
+    assert [h["step"] for h in extended["history"]] == [350, 700]
+    assert without_wall(extended) == without_wall(straight)
     a, _ = sac.load_actor(str(tmp_path / "straight" / "actor.msgpack"))
-    b, _ = sac.load_actor(str(tmp_path / "paused" / "actor.msgpack"))
+    b, _ = sac.load_actor(str(tmp_path / "split" / "actor.msgpack"))
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
 

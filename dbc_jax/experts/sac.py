@@ -286,13 +286,16 @@ def _set_env_state(env, saved: dict) -> None:
     _time_limit(env)._elapsed_steps = saved["elapsed_steps"]
 
 
-RESUME_FREE_FIELDS = ("pause_at", "out", "workdir")  # may differ between a run and its resumption
+RESUME_FREE_FIELDS = ("pause_at", "out", "workdir", "total_steps")  # may differ between a run and its resumption
+RESET_SEED_POOL = 1_000_001  # env reset seeds drawn up front; independent of total_steps, so a run can be extended
 
 
 def _check_resumable(workdir: str, saved: dict, config: ConfigDict) -> None:
     current = json.loads(json.dumps(config.to_dict()))
     differ = sorted(k for k in set(saved) | set(current)
                     if k not in RESUME_FREE_FIELDS and saved.get(k) != current.get(k))
+    if current["total_steps"] < saved["total_steps"]:
+        differ.append("total_steps")  # extending a run is fine, shortening it is not
     if differ:
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in differ)
         raise ValueError(f"{workdir}: its SAC checkpoint was made with another config ({detail}); "
@@ -300,12 +303,13 @@ def _check_resumable(workdir: str, saved: dict, config: ConfigDict) -> None:
 
 
 def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
-    """Train SAC on ``config.env_name``; keeps the best evaluated actor at ``config.out``. Returns its card.
+    """Train SAC on ``config.env_name``; keeps the best evaluated actor at ``config.out``. Returns its card (None if
+    the run stopped before its first evaluation).
 
     Every ``checkpoint_every`` env steps the whole run (SAC state, replay buffer, env state mid-episode, host loop
-    counters) goes to an orbax checkpoint in ``config.workdir``; calling ``train`` again with the same config
-    continues from the latest one, and gives the same numbers as an uninterrupted run. ``pause_at`` stops after
-    the checkpoint at that step.
+    counters) goes to an orbax checkpoint in ``config.workdir``, and so does the last step; calling ``train`` again
+    with the same config continues from the latest one, and gives the same numbers as an uninterrupted run.
+    ``pause_at`` stops after the checkpoint at that step; a larger ``total_steps`` extends a finished run.
     """
     import gymnasium as gym
     from tqdm.auto import tqdm
@@ -331,14 +335,20 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     update_chunk = jax.jit(sac.update_chunk, donate_argnums=0)
     policy = jax.jit(sac.deterministic_action)
     buffer = ReplayBuffer(config.total_steps, task.obs_dim, task.act_dim)
-    reset_seeds = np.asarray(jax.random.randint(k_reset, (config.total_steps + 1,), 0, 2**31 - 1)).tolist()
+    reset_pool = np.asarray(jax.random.randint(k_reset, (RESET_SEED_POOL,), 0, 2**31 - 1)).tolist()
+
+    def reset_seed(i: int) -> int:  # beyond the pool (a million episodes) a key per reset
+        if i < RESET_SEED_POOL:
+            return reset_pool[i]
+        return int(jax.random.randint(jax.random.fold_in(k_reset, i), (), 0, 2**31 - 1))
+
     env = gym.make(task.env_id)
     ckpts = Checkpoints(workdir, max_to_keep=1)
 
     first_step, resets, best, history, info, episode_return, wall0 = 1, 0, {"return": -np.inf}, [], {}, 0.0, 0.0
     resumed_from = ckpts.latest_step()
     if resumed_from is None:
-        obs, _ = env.reset(seed=reset_seeds[resets])
+        obs, _ = env.reset(seed=reset_seed(resets))
         resets += 1
     else:
         meta = ckpts.read_meta(resumed_from)
@@ -349,7 +359,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
         for k, v in tree["buffer"].items():
             buffer.data[k][:meta["buffer_size"]] = v
         buffer.size = meta["buffer_size"]
-        env.reset(seed=reset_seeds[meta["resets"] - 1])  # then overwritten by the saved mid-episode state
+        env.reset(seed=reset_seed(meta["resets"] - 1))  # then overwritten by the saved mid-episode state
         _set_env_state(env, meta["env"])
         obs = np.asarray(meta["obs"], np.float64)
         first_step, resets, best, history = resumed_from + 1, meta["resets"], meta["best"], meta["history"]
@@ -374,7 +384,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
         episode_return += reward
         obs = next_obs
         if terminated or truncated:
-            obs, _ = env.reset(seed=reset_seeds[resets])
+            obs, _ = env.reset(seed=reset_seed(resets))
             resets += 1
             bar.set_postfix(ep_return=f"{episode_return:.0f}", best=f"{best['return']:.0f}")
             episode_return = 0.0
@@ -397,11 +407,11 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
                     "eval_episodes": config.eval_episodes,
                     "eval_reset_seeds": f"10000..{10000 + config.eval_episodes - 1}",
                     "command": command or f"dbc_jax.experts.sac.train({config.env_name!r} config below)",
-                    "config": {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_FIELDS},
+                    "config": {k: v for k, v in config.to_dict().items() if k not in ("pause_at", "out", "workdir")},
                     "history": history})
             stop = bool(config.stop_at and returns.mean() >= config.stop_at)
         pause = step == config.pause_at
-        if step % config.checkpoint_every == 0 or pause:
+        if step % config.checkpoint_every == 0 or pause or step == config.total_steps:  # the last: to extend it
             checkpoint(step)
         bar.update(1)
         if stop or pause:
@@ -409,7 +419,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     bar.close()
     env.close()
     ckpts.close()
-    return load_actor(out)[1]
+    return load_actor(out)[1] if best["return"] > -np.inf else None
 
 
 def main(argv=None) -> None:
@@ -425,6 +435,7 @@ def main(argv=None) -> None:
              "episodes per evaluation", "updates_per_chunk": "updates per jitted chunk (one per env step)",
              "checkpoint_every": "env steps between resumable checkpoints in --workdir",
              "pause_at": "stop after checkpointing at this step; rerun the same command to resume (0: never)"}
+    # A larger --total_steps than a finished run's extends it (its last step is checkpointed).
     for name, text in helps.items():
         parser.add_argument(f"--{name}", type=int, default=defaults[name], help=f"{text} (default {defaults[name]})")
     parser.add_argument("--stop_at", type=float, default=0.0, help="stop once an evaluation reaches this return")
@@ -439,8 +450,12 @@ def main(argv=None) -> None:
     flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:])
                      if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
     card = train(config, command=f"make expert ENV={args.env}" + (f" ARGS='{flags}'" if flags else ""))
-    print(f"best deterministic return {card['deterministic_return_mean']:.1f} at step {card['step']} -> "
-          f"{config.out or weights_path(config.env_name)}")
+    if card is None:
+        print(f"paused before the first evaluation; rerun the same command to resume from "
+              f"{config.workdir or f'runs/sac_{config.env_name}_seed{config.seed}'}")
+    else:
+        print(f"best deterministic return {card['deterministic_return_mean']:.1f} at step {card['step']} -> "
+              f"{config.out or weights_path(config.env_name)}")
 
 
 if __name__ == "__main__":
