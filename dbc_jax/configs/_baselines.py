@@ -7,8 +7,8 @@ from ml_collections import ConfigDict
 
 def add_baselines(c: ConfigDict, preset: str, *, dp_hidden, dp_lr: float, ibc_hidden, ibc_lr: float,
                   dp_quick_ddim_steps: int, ibc_quick_samples: int, ibc_quick_hidden) -> None:
-    """``quick`` shrinks what evaluation costs on a CPU (``make bench BENCH=policy``): DP's sampling steps and IBC's
-    candidates and width (IBC evaluates the energy of every candidate, 4 passes per action)."""
+    """``quick`` shrinks what costs most on a CPU (``make bench BENCH=policy``): DP's sampling steps, IBC's
+    candidates and width (it evaluates the energy of every candidate, 4 passes per action) and its negatives."""
     c.dp = ConfigDict()
     c.dp.num_steps = 100  # DDPM steps T on the cosine schedule (Diffusion Policy: 100 train and inference steps)
     c.dp.ddim_steps = 0  # 0: DDPM ancestral sampling over all T steps; N > 0: deterministic DDIM on N steps
@@ -31,6 +31,7 @@ def add_baselines(c: ConfigDict, preset: str, *, dp_hidden, dp_lr: float, ibc_hi
     if preset == "quick":
         c.dp.ddim_steps = dp_quick_ddim_steps
         c.ibc.num_samples = ibc_quick_samples
+        c.ibc.num_negatives = 64  # CPU: each update evaluates the energy of batch x (1 + negatives) pairs
         c.algo_overrides.ibc.policy.hidden_sizes = tuple(ibc_quick_hidden)
     elif preset == "smoke":
         c.dp.num_steps = 10
