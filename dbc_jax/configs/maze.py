@@ -3,6 +3,7 @@
 Run:
     make train ENV=maze                  # preset quick: DBC, 3 seeds, about 4 minutes on 2 CPU cores
     make train ENV=maze ALGO=bc          # BC: the same run with policy.coeff_dm = 0
+    make train ENV=maze ALGO=dp          # Diffusion Policy; ALGO=ibc: Implicit BC (same data, harness, protocol)
     make train ENV=maze PRESET=paper     # the official hyperparameters (spec section 1.6 and 6)
     make train ENV=maze PRESET=smoke     # the whole pipeline at toy size, under a minute
     ... ARGS="--config.data.path=.../dbc_paper/maze.pt"   # the paper's demos instead of ours
@@ -10,6 +11,7 @@ Run:
 Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; measured
 2026-11-22 on a 2-core CPU, see the README for the 1000-episode re-evaluation):
     quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes.
+                            DP 92.7 +- 2.1 (ALGO=dp; about 20 minutes, 7 of them DDPM evaluation).
     quick on maze.pt:       DBC 93.3 +- 1.9, BC 93.3 +- 3.1.
     paper on maze.pt:       DBC 93.3 +- 0.5 (73 min), BC 92.7 +- 1.7 (26 min).
     The paper reports DBC 95.4 +- 1.7 and BC 92.1 +- 3.6.
