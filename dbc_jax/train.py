@@ -88,9 +88,10 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray, action_
     num_items, obs_dim = obs.shape
     act_dim = actions.shape[1]
     if action_bounds is None:
-        action_bounds = (np.asarray(actions.min(0)).tolist(), np.asarray(actions.max(0)).tolist())
+        action_bounds = (actions.min(0), actions.max(0))
+    action_bounds = tuple(np.asarray(b, np.float32) for b in action_bounds)
     algo = algos.get(config.algo)
-    agent = algo.make_agent(config, obs_dim, act_dim, tuple(np.asarray(b, np.float32) for b in action_bounds))
+    agent = algo.make_agent(config, obs_dim, act_dim, action_bounds)
     num_seeds = config.num_seeds
     num_dms = 1 if config.dm.shared else num_seeds
     use_dm = config_lib.uses_diffusion(config)
@@ -185,7 +186,7 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray, action_
 
     return TrainFns(init=init, dm_epochs=dm_epochs, policy_epochs=policy_epochs, run=run, agent=agent,
                     act=functools.partial(algo.act, agent), updates_per_epoch={"dm": dm_updates, "policy": pol_updates},
-                    action_bounds=tuple(np.asarray(b, np.float32).tolist() for b in action_bounds))
+                    action_bounds=tuple(b.tolist() for b in action_bounds))
 
 
 # ---------------------------------------------------------------------------------------------------------------
