@@ -290,6 +290,10 @@ RESUME_FREE_FIELDS = ("pause_at", "out", "workdir", "total_steps")  # may differ
 RESET_SEED_POOL = 1_000_001  # env reset seeds drawn up front; independent of total_steps, so a run can be extended
 
 
+def default_workdir(config: ConfigDict) -> str:
+    return config.workdir or os.path.join("runs", f"sac_{config.env_name}_seed{config.seed}")
+
+
 def _check_resumable(workdir: str, saved: dict, config: ConfigDict) -> None:
     current = json.loads(json.dumps(config.to_dict()))
     differ = sorted(k for k in set(saved) | set(current)
@@ -320,7 +324,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     register_all()
     task = get_task(config.env_name)
     out = config.out or weights_path(config.env_name)
-    workdir = config.workdir or os.path.join("runs", f"sac_{config.env_name}_seed{config.seed}")
+    workdir = default_workdir(config)
     sac = SAC.create(config, task.act_dim)
     k_init, k_explore, k_batches, k_reset = jax.random.split(jax.random.PRNGKey(config.seed), 4)
     state = sac.init(k_init, task.obs_dim, task.act_dim)
@@ -451,8 +455,7 @@ def main(argv=None) -> None:
                      if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
     card = train(config, command=f"make expert ENV={args.env}" + (f" ARGS='{flags}'" if flags else ""))
     if card is None:
-        print(f"paused before the first evaluation; rerun the same command to resume from "
-              f"{config.workdir or f'runs/sac_{config.env_name}_seed{config.seed}'}")
+        print(f"paused before the first evaluation; rerun the same command to resume from {default_workdir(config)}")
     else:
         print(f"best deterministic return {card['deterministic_return_mean']:.1f} at step {card['step']} -> "
               f"{config.out or weights_path(config.env_name)}")
