@@ -425,13 +425,33 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     return results
 
 
-def restore_workdir(workdir: str):
-    """(config, TrainState, Normalizer, TrainFns) of the latest checkpoint in ``workdir``."""
+SAMPLER_SECTIONS = ("dp", "ibc")  # inference-only settings: a saved run can be re-evaluated with other values
+
+
+def apply_sampler_overrides(config: ConfigDict, overrides: dict | None) -> None:
+    """Set ``{"ibc.num_samples": 1024, ...}`` on ``config``, cast to each field's type; only the samplers' sections
+    (``SAMPLER_SECTIONS``), since the trained parameters fix everything else."""
+    for key, value in (overrides or {}).items():
+        section, _, field = key.partition(".")
+        if section not in SAMPLER_SECTIONS or field not in config.get(section, {}):
+            known = ", ".join(f"{s}.{f}" for s in SAMPLER_SECTIONS if s in config for f in config[s])
+            raise ValueError(f"sampler override '{key}': not a sampler setting (known: {known})")
+        kind = type(config[section][field])
+        try:
+            config[section][field] = kind(value)
+        except ValueError:
+            raise ValueError(f"sampler override '{key}': expected {kind.__name__}, got {value!r}") from None
+
+
+def restore_workdir(workdir: str, sampler: dict | None = None):
+    """(config, TrainState, Normalizer, TrainFns) of the latest checkpoint in ``workdir``; ``sampler`` overrides
+    inference settings (``apply_sampler_overrides``)."""
     workdir = os.path.abspath(workdir)
     config_path = os.path.join(workdir, "config.json")
     if not os.path.exists(config_path):
         raise ValueError(f"{workdir}: no config.json (not a dbc_jax workdir)")
     config = ConfigDict(read_json(config_path))
+    apply_sampler_overrides(config, sampler)
     ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
     step = ckpt.latest_step()
     if step is None:
@@ -448,9 +468,10 @@ def restore_workdir(workdir: str):
     return config, state, normalizer, fns
 
 
-def evaluate_workdir(workdir: str, num_episodes: int | None = None) -> Results:
-    """Evaluate the policies of a saved run (its latest checkpoint) with the run's own evaluation protocol."""
-    config, state, normalizer, fns = restore_workdir(workdir)
+def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dict | None = None) -> Results:
+    """Evaluate the policies of a saved run (its latest checkpoint) with the run's own evaluation protocol;
+    ``sampler`` changes DP's/IBC's inference settings, e.g. ``{"ibc.num_samples": 1024}``."""
+    config, state, normalizer, fns = restore_workdir(workdir, sampler)
     if num_episodes:
         config.eval.num_episodes = num_episodes
     task = get_task(config.env_name)

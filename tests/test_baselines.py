@@ -95,6 +95,13 @@ def test_smoke_train_and_reevaluate_on_maze(tmp_path, algo):
     assert results.per_seed.shape == (3,) and np.all((results.per_seed >= 0) & (results.per_seed <= 100))
     again = evaluate_workdir(config.workdir)  # the saved action bounds rebuild the sampler without the data
     np.testing.assert_array_equal(again.per_seed, results.per_seed)
+    field = "ibc.num_samples" if algo == "ibc" else "dp.ddim_steps"
+    other = evaluate_workdir(config.workdir, sampler={field: "5"})  # a command-line value is a string
+    section, name = field.split(".")
+    assert other.config[section][name] == 5 and other.per_seed.shape == (3,)
+    message = r"sampler override 'policy.lr': not a sampler setting \(known: dp.ddim_steps, dp.num_steps"
+    with pytest.raises(ValueError, match=message):
+        evaluate_workdir(config.workdir, sampler={"policy.lr": "1e-3"})
 
 
 

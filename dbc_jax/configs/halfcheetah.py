@@ -16,6 +16,8 @@ Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of con
     on halfcheetah.pt:   DBC 4825.8 +- 92.4, BC 4613.4 +- 99.3 (BC at DBC's lr 2e-4: 4815.2 +- 43.7).
     on our demos:        DBC 5079.2 +- 21.7, BC 4855.1 +- 255.6 (the demos' own return: 5142).
     The paper reports DBC 4909.5 +- 73.0 and BC 4873.3 +- 69.7.
+    Baselines on halfcheetah.pt: DP 4362.3 +- 23.2 (ALGO=dp, ~13 min), IBC -54.6 +- 428.4 (ALGO=ibc, ~24 min);
+    the paper: DP 4650.3 +- 59.9, IBC 1563.6 +- 486.8.
 """
 
 from dbc_jax.configs._locomotion import locomotion_config

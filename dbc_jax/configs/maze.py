@@ -12,6 +12,7 @@ Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds 
 2026-11-22 on a 2-core CPU, see the README for the 1000-episode re-evaluation):
     quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes.
                             DP 92.7 +- 2.1 (ALGO=dp; about 20 minutes, 7 of them DDPM evaluation).
+                            IBC 83.0 +- 3.6 (ALGO=ibc; about 40 minutes). The paper: DP 95.5, IBC 78.3.
     quick on maze.pt:       DBC 93.3 +- 1.9, BC 93.3 +- 3.1.
     paper on maze.pt:       DBC 93.3 +- 0.5 (73 min), BC 92.7 +- 1.7 (26 min).
     The paper reports DBC 95.4 +- 1.7 and BC 92.1 +- 3.6.
