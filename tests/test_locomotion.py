@@ -1,5 +1,6 @@
 """HalfCheetah and Walker2d: fidelity to the paper's data, the action convention, and the shipped experts."""
 
+import functools
 import os
 
 import gymnasium as gym
@@ -74,21 +75,34 @@ def test_actions_outside_the_box_are_clamped_but_pay_the_raw_control_cost(task):
     np.testing.assert_allclose(outcomes[0][1] - outcomes[1][1], ctrl_cost_weight * 6 * (16 - 1), rtol=1e-6)
 
 
-WALKER_EXPERT_BELOW_BAR = pytest.mark.xfail(
+@functools.lru_cache(maxsize=None)
+def shipped_expert_returns(task: str) -> np.ndarray:
+    """Deterministic returns of the shipped expert from 20 fresh starts (demo seed 123), rolled out once."""
+    dataset = locomotion.generate_demos(task, num_episodes=20, seed=123, progress=False)
+    return np.asarray(dataset.metadata["episode_returns"])
+
+
+@pytest.mark.parametrize("task", ["halfcheetah", "walker"])
+def test_shipped_expert_mean_return_reaches_the_bar(task):
+    """The issue's bar on the mean deterministic return: HalfCheetah 4500, Walker2d 5500 (measured over these 20
+    starts: 4820 and 5510.5)."""
+    returns = shipped_expert_returns(task)
+    assert returns.mean() >= sac.get_config(task).target_return, np.round(returns)
+
+
+WALKER_EXPERT_BELOW_BAR_AT_SOME_STARTS = pytest.mark.xfail(
     strict=True, reason="the shipped Walker2d expert averages 5510 here, above the 5500 bar, but only 13 of the 20 "
                         "episodes reach 5500 (80% asked; see its card and the README); strict: a better expert turns "
                         "this into a failure until the mark is removed")
 
 
-@pytest.mark.parametrize("task", ["halfcheetah", pytest.param("walker", marks=WALKER_EXPERT_BELOW_BAR)])
-def test_shipped_expert_reaches_the_return_bar(task):
-    """Mean deterministic return over 20 fresh starts at least the bar (HalfCheetah 4500, Walker2d 5500), and at
-    least 80% of the episodes above it: our HalfCheetah expert stumbles from some starts (measured: 17 of these
-    20 above 4500, mean 4820; Walker2d: all 20 between 5462 and 5544, mean 5510.5, 13 of them above 5500)."""
-    dataset = locomotion.generate_demos(task, num_episodes=20, seed=123, progress=False)
-    returns = np.asarray(dataset.metadata["episode_returns"])
-    bar = sac.get_config(task).target_return
-    assert returns.mean() >= bar and (returns >= bar).mean() >= 0.8, np.round(returns)
+@pytest.mark.parametrize("task", ["halfcheetah", pytest.param("walker", marks=WALKER_EXPERT_BELOW_BAR_AT_SOME_STARTS)])
+def test_shipped_expert_reaches_the_bar_from_most_starts(task):
+    """Stricter than the mean: at least 80% of the 20 episodes at the bar. Our HalfCheetah expert stumbles from some
+    starts (measured: 17 of these 20 above 4500); Walker2d's returns are tight (5462 to 5544) but 13 of 20 reach
+    5500."""
+    returns = shipped_expert_returns(task)
+    assert (returns >= sac.get_config(task).target_return).mean() >= 0.8, np.round(returns)
 
 
 def test_expert_weights_have_a_card_with_command_seed_and_return():
