@@ -7,6 +7,8 @@ PRESET ?= quick
 ALGO   ?= dbc
 ARGS   ?=
 BENCH  ?= train
+# pytest-xdist processes; most of the suite's time is single-threaded XLA compilation, so two overlap well on 2 cores.
+TEST_WORKERS ?= 2
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
 
 .DEFAULT_GOAL := help
@@ -19,7 +21,7 @@ help:  ## list the targets
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
 	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
-	@echo "  make test                                        the test suite"
+	@echo "  make test [TEST_WORKERS=2]                       the test suite (pytest-xdist processes; 0 = serial)"
 	@echo "  make bench [BENCH=train|expert|policy]           speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
@@ -46,7 +48,7 @@ expert: install
 	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)
 
 test: install
-	$(PY) -m pytest -q -rsx $(ARGS)
+	$(PY) -m pytest -q -rsx -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: install
 	$(PY) experiments/bench_$(BENCH).py $(ARGS)

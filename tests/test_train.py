@@ -31,6 +31,12 @@ def demos(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, demos):
+    """One run of the tiny config, shared by the tests that only read it (train once, check many things)."""
+    return run(tmp_path_factory.mktemp("reference"), demos, "reference")
+
+
 def run(tmp_path, demos, name, **overrides):
     c = tiny_config(tmp_path, **overrides)
     c.data.path, c.workdir = demos, str(tmp_path / name)
@@ -41,8 +47,8 @@ def leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-def test_train_writes_workdir_and_evaluates_exactly_n_episodes(tmp_path, demos):
-    r = run(tmp_path, demos, "a")
+def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
+    r = reference_run
     assert r.per_seed.shape == (3,) and np.all((r.per_seed >= 0) & (r.per_seed <= 100))
     for key in ("config", "metrics", "learning_curve", "results"):
         assert os.path.exists(r.paths[key]), key
@@ -58,8 +64,8 @@ def test_train_writes_workdir_and_evaluates_exactly_n_episodes(tmp_path, demos):
     np.testing.assert_array_equal(again.evaluation.episode_length, r.evaluation.episode_length)
 
 
-def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, demos):
-    full = run(tmp_path, demos, "full")
+def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, demos, reference_run):
+    full = reference_run
     ckpt = Checkpoints(full.workdir)
     steps = ckpt.all_steps()
     ckpt.close()
@@ -77,9 +83,9 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
         np.testing.assert_array_equal(resumed.per_seed, full.per_seed)
 
 
-def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos):
-    a = run(tmp_path, demos, "s1")
-    b = run(tmp_path, demos, "s2")
+def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos, reference_run):
+    a = reference_run
+    b = run(tmp_path, demos, "again")
     np.testing.assert_array_equal(a.per_seed, b.per_seed)
     c = tiny_config(tmp_path, seed=7)
     c.data.path, c.workdir = demos, a.workdir
