@@ -22,7 +22,7 @@ help:  ## list the targets
 	@echo "  make demos ENV=maze                              (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
 	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
 	@echo "  make test [TEST_WORKERS=2]                       the test suite (pytest-xdist processes; 0 = serial)"
-	@echo "  make bench [BENCH=train|expert|policy]           speed benchmarks (experiments/bench_<BENCH>.py)"
+	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
 

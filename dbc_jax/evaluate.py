@@ -1,10 +1,18 @@
 """Policy evaluation: exactly N episodes per seed, every vmapped seed in one batched policy call per step.
 
-The C-MuJoCo backend steps a batch of gymnasium envs (``num_seeds * N`` of them, one episode each) and asks
-the jitted, seed-vmapped policy for all their actions at once; an env stops being stepped when its episode
-ends, so every episode counts once whatever its length (the official harness stops at the first 100 finished
+Two backends behind one interface, ``evaluator(params, key) -> EvalResult``:
+
+- ``MJXEvaluator``: the whole evaluation -- ``num_seeds * N`` MJX envs (``envs/mjx_twins.py``) x the horizon,
+  policy inference, masking of finished episodes, return/success accounting -- is one jitted ``lax.scan`` of
+  fixed length, compiled on the first call and reused by every later one.
+- ``CMujocoEvaluator``: a batch of gymnasium envs (C MuJoCo) stepped from Python, the jitted policy asked for
+  all their actions at once; an env stops being stepped when its episode ends.
+
+Both count every episode once, whatever its length (the official harness stops at the first 100 finished
 episodes, which favours short, i.e. successful, ones). Observations are normalized on the way in -- the first
 one too, which the official code forgets -- and actions denormalized on the way out; the env clips them.
+``make_evaluator`` picks the backend: MJX on an accelerator, C MuJoCo on a CPU, where ``experiments/bench_eval.py``
+measures C ahead at every batch size (README, "Evaluation backends").
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ def make_policy_fn(act: Callable, normalizer: Normalizer) -> Callable:
     return policy_fn
 
 
-class Evaluator:
+class CMujocoEvaluator:
     """Evaluates ``num_seeds`` policies on ``num_episodes`` episodes each (C MuJoCo through gymnasium).
 
     Build it once and call it for every periodic evaluation: the envs and the compiled policy are reused.
@@ -61,8 +69,9 @@ class Evaluator:
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
-                 policy_fn: Callable):
+                 policy_fn: Callable, max_steps: int | None = None):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
         self.envs = [gym.make(env_id, **env_kwargs) for _ in range(num_seeds * num_episodes)]
         self.policy_fn = policy_fn
 
@@ -76,7 +85,7 @@ class Evaluator:
         lengths = np.zeros(n, dtype=np.int64)
         action_key = jax.random.fold_in(key, 1)
         step = 0
-        while active.any():
+        while active.any() and step != self.max_steps:
             actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(self.num_seeds, self.num_episodes, -1)),
                                                 action_key, step))
             step += 1
@@ -94,3 +103,69 @@ class Evaluator:
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+class MJXEvaluator:
+    """Evaluates ``num_seeds`` policies on ``num_episodes`` episodes each, as one jitted scan over MJX envs.
+
+    The scan runs the twin's full horizon; an episode's reward, length and success stop counting at its first
+    termination or truncation (the env keeps stepping, masked, so the program has a fixed shape). Episode ``i``
+    is reset from ``split(key)[i]`` and a stochastic policy draws from ``fold_in(key, 1)``.
+    """
+
+    def __init__(self, env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
+                 num_steps: int | None = None):
+        from dbc_jax.envs.mjx_twins import make_twin  # here: importing mjx costs a second
+
+        self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.env = make_twin(env_name, env_kwargs)
+        self.policy_fn = policy_fn
+        self.num_steps = num_steps or self.env.horizon  # scan length; fewer than the horizon only in benchmarks
+        self._evaluate = jax.jit(self._rollout)
+
+    def _rollout(self, params, key):
+        env, n = self.env, self.num_seeds * self.num_episodes
+        state, obs = jax.vmap(env.reset)(jax.random.split(key, n))
+        action_key = jax.random.fold_in(key, 1)
+
+        def step(carry, t):
+            state, obs, active, totals = carry
+            actions = self.policy_fn(params, obs.reshape(self.num_seeds, self.num_episodes, -1), action_key, t)
+            state, out = jax.vmap(env.step)(state, actions.reshape(n, -1))
+            totals = {"return": totals["return"] + jnp.where(active, out.reward, 0.0),
+                      "length": totals["length"] + active,
+                      "success": totals["success"] | (active & out.success)}
+            return (state, out.obs, active & ~(out.terminated | out.truncated), totals), None
+
+        totals = {"return": jnp.zeros(n, obs.dtype), "length": jnp.zeros(n, jnp.int32), "success": jnp.zeros(n, bool)}
+        (_, _, _, totals), _ = jax.lax.scan(step, (state, obs, jnp.ones(n, bool), totals), jnp.arange(self.num_steps))
+        return jax.tree.map(lambda x: x.reshape(self.num_seeds, self.num_episodes).astype(jnp.float32).mean(1), totals)
+
+    def __call__(self, params, key: jax.Array) -> EvalResult:
+        out = jax.device_get(self._evaluate(params, key))
+        return EvalResult(np.asarray(out["success"], np.float64), np.asarray(out["return"], np.float64),
+                          np.asarray(out["length"], np.float64))
+
+    def close(self) -> None:
+        pass
+
+
+def choose_backend(backend: str = "auto") -> str:
+    """``"auto"``: MJX when jax runs on an accelerator, else C MuJoCo (faster on a CPU at every batch size)."""
+    from dbc_jax.configs import EVAL_BACKENDS
+
+    if backend not in EVAL_BACKENDS:
+        raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{backend}'")
+    if backend == "auto":
+        return "c" if jax.default_backend() == "cpu" else "mjx"
+    return backend
+
+
+def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
+                   backend: str = "auto"):
+    """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`)."""
+    from dbc_jax.envs import get_task
+
+    if choose_backend(backend) == "mjx":
+        return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn)
+    return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn)

@@ -3,6 +3,7 @@
     python -m dbc_jax.main --config=dbc_jax/configs/maze.py:quick [--config.algo=bc] [--config.seed=2]
     python -m dbc_jax.main --mode=eval --workdir=runs/maze_dbc_quick_seed1 [--num_episodes=200]
     python -m dbc_jax.main --mode=eval --workdir=runs/maze_ibc_quick_seed1 --sampler=ibc.num_samples=1024
+    python -m dbc_jax.main --mode=eval --workdir=runs/maze_dbc_quick_seed1 --backend=mjx
     python -m dbc_jax.main --mode=demos --config=dbc_jax/configs/maze.py [--config.data.num_episodes=100]
 
 Any config field can be overridden with --config.<field>=<value>; see the config file for the fields.
@@ -25,6 +26,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (eval mode; in tr
 _EPISODES = flags.DEFINE_integer("num_episodes", None, "Eval mode: episodes per seed (default: the run's config).")
 _SAMPLER = flags.DEFINE_multi_string("sampler", [], "Eval mode: a DP/IBC inference setting to change, "
                                      "e.g. --sampler=ibc.num_samples=1024 (repeatable).")
+_BACKEND = flags.DEFINE_enum("backend", None, ["auto", "c", "mjx"],
+                             "Eval mode: evaluation backend (default: the run's config.eval.backend).")
 _OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: config.data.path, else data/<env>_expert_<N>ep.npz).")
 
 
@@ -41,7 +44,7 @@ def main(argv):
             if not sep:
                 raise app.UsageError(f"--sampler={item}: expected <section>.<field>=<value>, e.g. ibc.num_samples=1024")
             sampler[key] = value
-        print(evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler).table())
+        print(evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler, _BACKEND.value).table())
         return
     config = _CONFIG.value
     if config is None:

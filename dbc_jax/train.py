@@ -31,7 +31,7 @@ from dbc_jax.algos import dbc
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json
 from dbc_jax.data import Dataset, check_compatible, load_dataset
 from dbc_jax.envs import Task, get_task
-from dbc_jax.evaluate import EvalResult, Evaluator, make_policy_fn
+from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
 
 # Independent random streams derived from the root key.
@@ -314,6 +314,11 @@ def _chunk_records(phase: str, info: dict, first_epoch: int, updates_per_epoch: 
     return records
 
 
+def _make_evaluator(config: ConfigDict, fns: TrainFns, normalizer: Normalizer):
+    return make_evaluator(config.env_name, dict(config.env), config.num_seeds, config.eval.num_episodes,
+                          make_policy_fn(fns.act, normalizer), config.eval.get("backend", "auto"))
+
+
 def _eval_key(config: ConfigDict, policy_epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL), policy_epoch)
 
@@ -384,8 +389,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     timings["diffusion_s"] = time.perf_counter() - t0
 
     # Phase 2: the policies, with periodic evaluation.
-    evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
-                          make_policy_fn(fns.act, normalizer))
+    evaluator = _make_evaluator(config, fns, normalizer)
     pol_total = config.policy.epochs
     evaluation = None
     t0, eval_time = time.perf_counter(), 0.0
@@ -468,15 +472,18 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
     return config, state, normalizer, fns
 
 
-def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dict | None = None) -> Results:
+def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dict | None = None,
+                     backend: str | None = None) -> Results:
     """Evaluate the policies of a saved run (its latest checkpoint) with the run's own evaluation protocol;
-    ``sampler`` changes DP's/IBC's inference settings, e.g. ``{"ibc.num_samples": 1024}``."""
+    ``sampler`` changes DP's/IBC's inference settings, e.g. ``{"ibc.num_samples": 1024}``; ``backend`` the
+    evaluation backend ("auto", "c", "mjx")."""
     config, state, normalizer, fns = restore_workdir(workdir, sampler)
     if num_episodes:
         config.eval.num_episodes = num_episodes
+    if backend:
+        config.eval.backend = backend
     task = get_task(config.env_name)
-    evaluator = Evaluator(task.env_id, dict(config.env), config.num_seeds, config.eval.num_episodes,
-                          make_policy_fn(fns.act, normalizer))
+    evaluator = _make_evaluator(config, fns, normalizer)
     evaluation = evaluator(state.policy_params, _eval_key(config, int(state.policy_epoch)))
     evaluator.close()
     return Results(config=config, metric=task.metric, evaluation=evaluation, workdir=os.path.abspath(workdir),

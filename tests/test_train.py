@@ -108,6 +108,9 @@ def test_config_errors_name_the_field(tmp_path):
     c = tiny_config(tmp_path, policy__batch_size=127)
     with pytest.raises(ValueError, match=r"config.policy.batch_size: must be even"):
         dbc_jax.train(c, progress=False)
+    c = tiny_config(tmp_path, eval__backend="cuda")
+    with pytest.raises(ValueError, match=r"config.eval.backend: expected one of \('auto', 'c', 'mjx'\), got 'cuda'"):
+        dbc_jax.train(c, progress=False)
     with pytest.raises(ValueError, match="unknown preset 'huge' for maze"):
         dbc_jax.get_config("maze", "huge")
 

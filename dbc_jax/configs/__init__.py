@@ -8,6 +8,7 @@ import os
 from ml_collections import ConfigDict
 
 ALGOS = ("dbc", "bc", "dp", "ibc")  # the keys of dbc_jax.algos.ALGORITHMS
+EVAL_BACKENDS = ("auto", "c", "mjx")  # dbc_jax.evaluate.choose_backend
 
 
 def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
@@ -51,6 +52,9 @@ def resolve(config: ConfigDict) -> ConfigDict:
     if config.eval.every_epochs % config.policy.log_every_epochs:
         raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
                          f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
+    config.eval.backend = config.eval.get("backend", "auto")  # runs saved before the field existed
+    if config.eval.backend not in EVAL_BACKENDS:
+        raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{config.eval.backend}'")
     if not config.workdir:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
         config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}{data_tag}"

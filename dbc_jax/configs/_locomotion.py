@@ -58,6 +58,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c.eval = ConfigDict()
     c.eval.num_episodes = 100  # episodes per seed (1000 steps each unless Walker2d falls)
     c.eval.every_epochs = 50  # periodic evaluation interval in policy epochs (~2000 updates, as the official)
+    c.eval.backend = "auto"  # "c" (gymnasium envs), "mjx" (one jitted scan); auto: mjx on GPU/TPU, c on CPU
 
     c.checkpoint = ConfigDict()
     c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints

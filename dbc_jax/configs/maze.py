@@ -72,6 +72,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.eval = ConfigDict()
     c.eval.num_episodes = 100  # episodes per seed, each counted once
     c.eval.every_epochs = 140  # periodic evaluation interval in policy epochs (0: only at the end)
+    c.eval.backend = "auto"  # "c" (gymnasium envs), "mjx" (one jitted scan); auto: mjx on GPU/TPU, c on CPU
 
     c.checkpoint = ConfigDict()
     c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints

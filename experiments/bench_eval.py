@@ -1,0 +1,100 @@
+"""Evaluation throughput of the two backends: C MuJoCo (gymnasium envs) and MJX (one jitted scan).
+
+    python experiments/bench_eval.py [--tasks maze halfcheetah walker] [--batch 1 16 256 4096] [--steps 100]
+
+Each row runs one evaluator call of ``batch`` episodes (one seed) for ``--steps`` steps, with the policy in the
+loop: the shipped SAC expert for HalfCheetah/Walker2d (so no episode ends early and both backends step every
+env), the paper-sized DBC policy network with random weights for Maze2D. env-steps/s = batch x steps / time of a
+call after the first; episodes/s converts it to full-length episodes (horizon 400 or 1000 steps). The first call
+(MJX: tracing and XLA compilation; C: creating the envs) is shown apart. A backend stops growing its batch once
+a row takes longer than ``--max-seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+import dbc_jax
+from dbc_jax.envs import get_task
+from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator, make_policy_fn
+from dbc_jax.normalization import Normalizer
+from dbc_jax.train import make_train
+
+from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
+
+HORIZON = {"maze": 400, "halfcheetah": 1000, "walker": 1000}
+
+
+def bench_policy(task: str):
+    """``(params with a seed axis of 1, policy_fn)`` in the evaluators' convention."""
+    spec = get_task(task)
+    if task == "maze":
+        config = dbc_jax.get_config("maze", "paper")
+        config.num_seeds = 1
+        rng = np.random.default_rng(0)
+        obs = rng.standard_normal((1024, spec.obs_dim)).astype(np.float32)
+        actions = rng.uniform(-1, 1, (1024, spec.act_dim)).astype(np.float32)
+        fns = make_train(config, obs, actions)
+        return fns.init(jax.random.PRNGKey(0)).policy_params, make_policy_fn(fns.act, Normalizer.from_data(obs, actions))
+    from dbc_jax.experts import sac
+
+    params, card = sac.load_actor(sac.weights_path(task))
+    config = sac.get_config(task)
+    config.hidden = tuple(card["hidden"])
+    agent = sac.SAC.create(config, spec.act_dim)
+
+    @jax.jit
+    def policy_fn(params, obs, key, step):
+        return jax.vmap(agent.deterministic_action)(params, obs)
+
+    return jax.tree.map(lambda x: x[None], params), policy_fn
+
+
+def bench(task: str, backend: str, batch: int, steps: int) -> dict:
+    params, policy_fn = bench_policy(task)
+    t0 = time.perf_counter()
+    if backend == "mjx":
+        evaluator = MJXEvaluator(task, {}, 1, batch, policy_fn, num_steps=steps)
+    else:
+        evaluator = CMujocoEvaluator(get_task(task).env_id, {}, 1, batch, policy_fn, max_steps=steps)
+    evaluator(params, jax.random.PRNGKey(0))
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = evaluator(params, jax.random.PRNGKey(1))
+    seconds = time.perf_counter() - t0
+    evaluator.close()
+    env_steps = float(result.episode_length.mean()) * batch
+    return dict(task=task, backend=backend, batch=batch, env_steps_per_s=env_steps / seconds,
+                episodes_per_s=env_steps / seconds / HORIZON[task], call_s=seconds, first_s=first,
+                mean_length=float(result.episode_length.mean()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["maze", "halfcheetah", "walker"], choices=list(HORIZON))
+    parser.add_argument("--backends", nargs="+", default=["c", "mjx"], choices=["c", "mjx"])
+    parser.add_argument("--batch", nargs="+", type=int, default=[1, 16, 256, 1024, 4096], help="episodes per call")
+    parser.add_argument("--steps", type=int, default=100, help="steps per episode in the timed call")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="stop growing the batch past this")
+    args = parser.parse_args()
+    print(hardware())
+    print(f"jax {jax.__version__} ({jax.default_backend()}), mujoco {__import__('mujoco').__version__}, "
+          f"{args.steps} steps per episode")
+    print("| task | backend | batch | env-steps/s | episodes/s (full length) | timed call s | first call s |")
+    print("|---|---|---|---|---|---|---|")
+    for task in args.tasks:
+        for backend in args.backends:
+            for batch in sorted(args.batch):
+                r = bench(task, backend, batch, args.steps)
+                print(f"| {task} | {backend} | {batch} | {r['env_steps_per_s']:,.0f} | {r['episodes_per_s']:,.2f} | "
+                      f"{r['call_s']:.2f} | {r['first_s']:.1f} |", flush=True)
+                if r["call_s"] + r["first_s"] > args.max_seconds:
+                    break
+
+
+if __name__ == "__main__":
+    main()

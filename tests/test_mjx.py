@@ -1,0 +1,146 @@
+"""MJX twins against the gymnasium (C MuJoCo) envs, and the two evaluation backends against each other."""
+
+import functools
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dbc_jax
+from dbc_jax.envs import get_task
+from dbc_jax.envs.mjx_twins import c_state, make_twin
+
+STEPS, EPISODES = 100, 3
+
+
+def expert_actions(env_name: str, env, obs, seed: int):
+    """An action function in env units: the scripted maze expert, or the shipped SAC expert (deterministic)."""
+    if env_name == "maze":
+        from dbc_jax.experts.maze import WaypointExpert
+
+        expert = WaypointExpert(np.random.default_rng(seed))
+        expert.reset(obs[:2], env.unwrapped.target)
+        return lambda o: expert.act(o[:2], o[2:4])
+    from dbc_jax.experts.locomotion import load_expert
+
+    policy, _ = load_expert(env_name)
+    return lambda o: policy(o, None, 0)
+
+
+@functools.lru_cache(maxsize=None)
+def c_rollouts(env_name: str):
+    """``EPISODES`` C-MuJoCo episodes of ``STEPS`` steps driven by the expert: the start states (qpos, qvel, goal),
+    actions, the state before each step, and what each step returned; ``alive[t]`` is False after the end."""
+    env = gym.make(get_task(env_name).env_id)
+    out = {k: [] for k in ("qpos0", "qvel0", "goal", "actions", "qpos", "qvel", "obs", "reward", "terminated", "alive")}
+    for i in range(EPISODES):
+        obs, _ = env.reset(seed=100 + i)
+        qpos, qvel = c_state(env)
+        out["qpos0"].append(qpos), out["qvel0"].append(qvel)
+        out["goal"].append(env.unwrapped.target.copy() if env_name == "maze" else np.zeros(0))
+        act = expert_actions(env_name, env, obs, i)
+        rows = {k: [] for k in ("actions", "qpos", "qvel", "obs", "reward", "terminated", "alive")}
+        done = False
+        for _ in range(STEPS):
+            a = np.asarray(act(obs), np.float64)
+            rows["actions"].append(a), rows["alive"].append(not done)
+            rows["qpos"].append(c_state(env)[0]), rows["qvel"].append(c_state(env)[1])
+            if not done:
+                obs, r, terminated, _, _ = env.step(a)
+                done = terminated
+            else:
+                r, terminated = 0.0, True
+            rows["obs"].append(obs), rows["reward"].append(r), rows["terminated"].append(terminated)
+        for k, v in rows.items():
+            out[k].append(np.stack(v) if k != "reward" else np.asarray(v))
+    env.close()
+    # [EPISODES, ...] for the start, [STEPS, EPISODES, ...] per step
+    return {k: np.stack(v, axis=1) if k in rows else np.stack(v) for k, v in out.items()}
+
+
+# Agreement of MJX with C MuJoCo, both in float64, on obs and reward (max abs error). Measured 2026-11-22:
+# free-running 2e-15 (maze), 1.2e-9 (HalfCheetah, 20 steps), 4.7e-10 (Walker2d); from C's state at every step
+# 9e-16, 2e-10, 3.5e-11. HalfCheetah's running gait is chaotic: a 1e-14 difference after one step grows about
+# 10x every 3 steps, to 1e-5 at step 25 and O(1) by step 100, so its free-running check covers 20 steps; from
+# C's state at every step (the "teacher-forced" check) all three agree over all 100. In float32 (what the
+# evaluator runs) the one-step error is ~1e-4 and trajectories part sooner; the tests below compare the
+# backends' results statistically instead.
+FREE_RUNNING = {"maze": (STEPS, 1e-6), "halfcheetah": (20, 1e-6), "walker": (STEPS, 1e-6)}
+ONE_STEP_TOL = 1e-6
+
+
+@pytest.mark.parametrize("env_name", ["maze", "halfcheetah", "walker"])
+def test_twin_follows_c_mujoco_from_the_same_states_and_actions(env_name):
+    c = c_rollouts(env_name)
+    with jax.enable_x64(True):
+        twin = make_twin(env_name)
+        step, state_from = jax.jit(jax.vmap(twin.step)), jax.jit(jax.vmap(twin.state_from))
+        starts = state_from(c["qpos0"], c["qvel0"], c["goal"])
+        free_steps, free_tol = FREE_RUNNING[env_name]
+        state, free_err, forced_err = starts, 0.0, 0.0
+        for t in range(STEPS):
+            alive = c["alive"][t]
+            state, out = step(state, c["actions"][t])
+            forced_state = state_from(c["qpos"][t], c["qvel"][t], c["goal"])
+            forced_state, forced = step(forced_state, c["actions"][t])
+            for result, is_free in ((out, True), (forced, False)):
+                if is_free and t >= free_steps:
+                    continue
+                err = np.max(np.abs(np.asarray(result.obs) - c["obs"][t])[alive], initial=0.0)
+                err = max(err, np.max(np.abs(np.asarray(result.reward) - c["reward"][t])[alive], initial=0.0))
+                np.testing.assert_array_equal(np.asarray(result.terminated)[alive], c["terminated"][t][alive])
+                if is_free:
+                    free_err = max(free_err, err)
+                else:
+                    forced_err = max(forced_err, err)
+    assert free_err < free_tol, f"free-running over {free_steps} steps: max error {free_err:.2e}"
+    assert forced_err < ONE_STEP_TOL, f"from C's state at each of {STEPS} steps: max error {forced_err:.2e}"
+
+
+def z_two_sample(a_mean, a_var, a_n, b_mean, b_var, b_n):
+    return (a_mean - b_mean) / np.sqrt(a_var / a_n + b_var / b_n)
+
+
+Z_MAX = 3.9  # two-sided p = 1e-4 under the null "both backends have the same mean": rare false alarms
+
+
+def test_shipped_expert_gets_the_same_return_on_both_backends():
+    """The trained HalfCheetah expert, 12 episodes per backend (each as its own 'seed', so per-seed results are
+    per-episode returns); Welch's z-test on the mean return. Measured 2026-11-22: MJX 5144.6 +- 116.5, C 5197.1 +-
+    91.9, z = -1.17."""
+    from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator
+    from dbc_jax.experts import sac
+
+    params, card = sac.load_actor(sac.weights_path("halfcheetah"))
+    config = sac.get_config("halfcheetah")
+    config.hidden = tuple(card["hidden"])
+    agent = sac.SAC.create(config, 6)
+    policy_fn = jax.jit(lambda p, obs, key, step: jax.vmap(agent.deterministic_action)(p, obs))
+    n = 12
+    params = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape), params)
+    mjx = MJXEvaluator("halfcheetah", {}, n, 1, policy_fn)(params, jax.random.PRNGKey(0)).episode_return
+    c = CMujocoEvaluator(get_task("halfcheetah").env_id, {}, n, 1, policy_fn)(params, jax.random.PRNGKey(0))
+    c = c.episode_return
+    z = z_two_sample(mjx.mean(), mjx.var(ddof=1), n, c.mean(), c.var(ddof=1), n)
+    message = f"MJX {mjx.mean():.1f} +- {mjx.std():.1f}, C {c.mean():.1f} +- {c.std():.1f}, z = {z:.2f}"
+    assert abs(z) < Z_MAX and mjx.mean() > 4500, message
+
+
+def test_trained_maze_policy_gets_the_same_success_rate_on_both_backends(tmp_path):
+    """Train BC on Maze with the C backend evaluating, then evaluate the saved policy on MJX: 200 episodes each,
+    two-proportion z-test on the success rate. The run's config names its backend. Measured 2026-11-22: C 0.255,
+    MJX 0.275, z = 0.45."""
+    from dbc_jax.train import evaluate_workdir, make_demos
+
+    config = dbc_jax.get_config("maze", "smoke")
+    config.algo, config.num_seeds, config.policy.epochs, config.eval.num_episodes = "bc", 1, 60, 200
+    config.eval.every_epochs, config.eval.backend = 0, "c"
+    config.workdir, config.data.path = str(tmp_path / "run"), str(tmp_path / "demos.npz")
+    make_demos(config, config.data.path, progress=False)
+    c = dbc_jax.train(config, progress=False).evaluation.success[0]
+    mjx = evaluate_workdir(config.workdir, backend="mjx").evaluation.success[0]
+    p = (c + mjx) / 2
+    z = (mjx - c) / np.sqrt(2 * p * (1 - p) / 200)
+    assert 0.1 < c < 0.9 and abs(z) < Z_MAX, f"success C {c:.3f}, MJX {mjx:.3f}, z = {z:.2f}"
