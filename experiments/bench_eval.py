@@ -40,18 +40,9 @@ def bench_policy(task: str):
         actions = rng.uniform(-1, 1, (1024, spec.act_dim)).astype(np.float32)
         fns = make_train(config, obs, actions)
         return fns.init(jax.random.PRNGKey(0)).policy_params, make_policy_fn(fns.act, Normalizer.from_data(obs, actions))
-    from dbc_jax.experts import sac
+    from dbc_jax.experts.locomotion import expert_policy_fn
 
-    params, card = sac.load_actor(sac.weights_path(task))
-    config = sac.get_config(task)
-    config.hidden = tuple(card["hidden"])
-    agent = sac.SAC.create(config, spec.act_dim)
-
-    @jax.jit
-    def policy_fn(params, obs, key, step):
-        return jax.vmap(agent.deterministic_action)(params, obs)
-
-    return jax.tree.map(lambda x: x[None], params), policy_fn
+    return expert_policy_fn(task)
 
 
 def bench(task: str, backend: str, batch: int, steps: int) -> dict:

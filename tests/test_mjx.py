@@ -4,15 +4,18 @@ import functools
 
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import dbc_jax
 from dbc_jax.envs import get_task
-from dbc_jax.envs.mjx_twins import c_state, make_twin
+from dbc_jax.envs.mjx_twins import make_twin
 
 STEPS, EPISODES = 100, 3
+
+
+def c_state(env) -> tuple[np.ndarray, np.ndarray]:
+    return env.unwrapped.data.qpos.copy(), env.unwrapped.data.qvel.copy()
 
 
 def expert_actions(env_name: str, env, obs, seed: int):
@@ -111,15 +114,10 @@ def test_shipped_expert_gets_the_same_return_on_both_backends():
     per-episode returns); Welch's z-test on the mean return. Measured 2026-11-22: MJX 5144.6 +- 116.5, C 5197.1 +-
     91.9, z = -1.17."""
     from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator
-    from dbc_jax.experts import sac
+    from dbc_jax.experts.locomotion import expert_policy_fn
 
-    params, card = sac.load_actor(sac.weights_path("halfcheetah"))
-    config = sac.get_config("halfcheetah")
-    config.hidden = tuple(card["hidden"])
-    agent = sac.SAC.create(config, 6)
-    policy_fn = jax.jit(lambda p, obs, key, step: jax.vmap(agent.deterministic_action)(p, obs))
     n = 12
-    params = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape), params)
+    params, policy_fn = expert_policy_fn("halfcheetah", n)
     mjx = MJXEvaluator("halfcheetah", {}, n, 1, policy_fn)(params, jax.random.PRNGKey(0)).episode_return
     c = CMujocoEvaluator(get_task("halfcheetah").env_id, {}, n, 1, policy_fn)(params, jax.random.PRNGKey(0))
     c = c.episode_return

@@ -18,15 +18,12 @@ import io
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 with contextlib.redirect_stdout(io.StringIO()):  # mjx prints "Failed to import warp" when the optional GPU
     from mujoco import mjx  # backend (NVIDIA warp) is absent; we use the JAX implementation
 
-
-from dbc_jax.envs import maze as maze_env
-
+from dbc_jax.envs import maze as maze_env  # noqa: E402
 
 
 @struct.dataclass
@@ -50,15 +47,12 @@ class _Twin:
 
     def __init__(self, env_id: str, env_kwargs: dict | None = None):
         env = gym.make(env_id, **(env_kwargs or {}))
-        self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
         self.horizon = env.spec.max_episode_steps
-        self.obs_dim, self.act_dim = env.observation_space.shape[0], env.action_space.shape[0]
         self.dtype = jnp.result_type(float)  # float32; float64 when built under jax.enable_x64 (parity tests)
-        self.mj_model = env.unwrapped.model
         self.frame_skip = env.unwrapped.frame_skip
         self.init_qpos = jnp.asarray(env.unwrapped.init_qpos, self.dtype)
         self.init_qvel = jnp.asarray(env.unwrapped.init_qvel, self.dtype)
-        self.model = mjx.put_model(self.mj_model)
+        self.model = mjx.put_model(env.unwrapped.model)
         self._configure(env.unwrapped)
         env.close()
 
@@ -146,6 +140,16 @@ class _Locomotion(_Twin):
     def _healthy_reward(self):
         return 0.0
 
+    def _velocity_noise(self, key):
+        raise NotImplementedError
+
+    def reset(self, key):
+        k_pos, k_vel = jax.random.split(key)
+        s = self.reset_noise
+        qpos = self.init_qpos + jax.random.uniform(k_pos, self.init_qpos.shape, minval=-s, maxval=s)
+        state = self.state_from(qpos, self.init_qvel + self._velocity_noise(k_vel))
+        return state, self._obs(state.data)
+
     def step(self, state, action):
         data = self._simulate(state.data, action)
         x_velocity = (data.qpos[0] - state.data.qpos[0]) / self.dt
@@ -161,13 +165,8 @@ class HalfCheetah(_Locomotion):
     def __init__(self):
         super().__init__("dbc_jax/HalfCheetah-v0")
 
-    def reset(self, key):
-        k_pos, k_vel = jax.random.split(key)
-        s = self.reset_noise
-        qpos = self.init_qpos + jax.random.uniform(k_pos, self.init_qpos.shape, minval=-s, maxval=s)
-        qvel = self.init_qvel + s * jax.random.normal(k_vel, self.init_qvel.shape)
-        state = self.state_from(qpos, qvel)
-        return state, self._obs(state.data)
+    def _velocity_noise(self, key):
+        return self.reset_noise * jax.random.normal(key, self.init_qvel.shape)
 
 
 class Walker2d(_Locomotion):
@@ -192,13 +191,8 @@ class Walker2d(_Locomotion):
     def _healthy_reward(self):
         return self.healthy_reward  # paid every step: the episode ends when unhealthy (v4's healthy_reward)
 
-    def reset(self, key):
-        k_pos, k_vel = jax.random.split(key)
-        s = self.reset_noise
-        qpos = self.init_qpos + jax.random.uniform(k_pos, self.init_qpos.shape, minval=-s, maxval=s)
-        qvel = self.init_qvel + jax.random.uniform(k_vel, self.init_qvel.shape, minval=-s, maxval=s)
-        state = self.state_from(qpos, qvel)
-        return state, self._obs(state.data)
+    def _velocity_noise(self, key):
+        return jax.random.uniform(key, self.init_qvel.shape, minval=-self.reset_noise, maxval=self.reset_noise)
 
 
 _TWINS = {"maze": Maze2D, "halfcheetah": HalfCheetah, "walker": Walker2d}
@@ -210,7 +204,3 @@ def make_twin(env_name: str, env_kwargs: dict | None = None) -> _Twin:
         raise ValueError(f"no MJX twin for env '{env_name}' (known: {', '.join(sorted(_TWINS))})")
     return _TWINS[env_name](**(env_kwargs or {}))
 
-
-def c_state(env) -> tuple[np.ndarray, np.ndarray]:
-    """``(qpos, qvel)`` of a gymnasium MuJoCo env, to start a twin in the same state."""
-    return env.unwrapped.data.qpos.copy(), env.unwrapped.data.qvel.copy()

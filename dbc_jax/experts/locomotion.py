@@ -15,9 +15,8 @@ from dbc_jax.data import Dataset
 from dbc_jax.envs import get_task
 
 
-def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
-    """(``(obs, key, i) -> action`` of the expert, jitted; the weights' card). Deterministic: tanh of the actor's
-    mean (``key`` unused); stochastic: a sample of its squashed Gaussian with ``fold_in(key, i)``."""
+def _load_agent(env_name: str, weights: str = ""):
+    """(SAC agent, actor params, card) of the shipped (or given) expert weights."""
     from dbc_jax.experts import sac  # here, not at the top: `python -m dbc_jax.experts.sac` imports this package
 
     path = weights or sac.weights_path(env_name)
@@ -26,12 +25,26 @@ def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
         raise ValueError(f"{path}: expert weights are for '{card['env']}', not '{env_name}'")
     config = sac.get_config(env_name)
     config.hidden = tuple(card["hidden"])
-    agent = sac.SAC.create(config, get_task(env_name).act_dim)
+    return sac.SAC.create(config, get_task(env_name).act_dim), params, card
+
+
+def load_expert(env_name: str, weights: str = "", stochastic: bool = False):
+    """(``(obs, key, i) -> action`` of the expert, jitted; the weights' card). Deterministic: tanh of the actor's
+    mean (``key`` unused); stochastic: a sample of its squashed Gaussian with ``fold_in(key, i)``."""
+    agent, params, card = _load_agent(env_name, weights)
     if stochastic:
         policy = jax.jit(lambda p, obs, key, i: agent.sample(p, obs, jax.random.fold_in(key, i))[0])
     else:
         policy = jax.jit(lambda p, obs, key, i: agent.deterministic_action(p, obs))
     return (lambda obs, key, i: np.asarray(policy(params, np.asarray(obs, np.float32), key, i))), card
+
+
+def expert_policy_fn(env_name: str, num_seeds: int = 1):
+    """The deterministic expert in the evaluators' convention: ``(params with a leading axis of num_seeds copies,
+    policy_fn(params [S, ...], obs [S, B, obs_dim], key, step) -> actions [S, B, act_dim]``)."""
+    agent, params, _ = _load_agent(env_name)
+    policy_fn = jax.jit(lambda p, obs, key, step: jax.vmap(agent.deterministic_action)(p, obs))
+    return jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (num_seeds,) + x.shape), params), policy_fn
 
 
 def weights_sha256(env_name: str, weights: str = "") -> str:
