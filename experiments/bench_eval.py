@@ -8,6 +8,12 @@ env), the paper-sized DBC policy network with random weights for Maze2D. env-ste
 call after the first; episodes/s converts it to full-length episodes (horizon 400 or 1000 steps). The first call
 (MJX: tracing and XLA compilation; C: creating the envs) is shown apart. A backend stops growing its batch once
 a row takes longer than ``--max-seconds``.
+
+    python experiments/bench_eval.py --workdir runs/maze_dbc_quick_seed1 [--backends c mjx] [--calls 3]
+
+End to end on a trained run instead: the run's own evaluation (all its seeds x ``eval.num_episodes``, the full
+horizon, episodes ending on success), as periodic evaluation during training uses it: one evaluator, built once,
+called ``--calls`` times with different keys. Prints the build + first call apart from the later calls.
 """
 
 from __future__ import annotations
@@ -64,6 +70,36 @@ def bench(task: str, backend: str, batch: int, steps: int) -> dict:
                 mean_length=float(result.episode_length.mean()))
 
 
+def bench_workdir(workdir: str, backend: str, calls: int) -> dict:
+    from dbc_jax.train import _eval_key, _make_evaluator, restore_workdir
+
+    config, state, normalizer, fns = restore_workdir(workdir)
+    config.eval.backend = backend
+    t0 = time.perf_counter()
+    evaluator = _make_evaluator(config, fns, normalizer)
+    results = [evaluator(state.policy_params, _eval_key(config, 0))]
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(1, calls):
+        results.append(evaluator(state.policy_params, _eval_key(config, i)))
+    later = (time.perf_counter() - t0) / max(calls - 1, 1)
+    evaluator.close()
+    metric = get_task(config.env_name).metric
+    return dict(backend=backend, episodes=config.num_seeds * config.eval.num_episodes, first_s=first, call_s=later,
+                metric=metric, value=float(np.mean([r.metric(metric).mean() for r in results])),
+                mean_length=float(np.mean([r.episode_length.mean() for r in results])))
+
+
+def main_workdir(args) -> None:
+    print(f"| run | backend | episodes per call | first call s (incl. build) | later call s | mean length | mean "
+          f"metric over {args.calls} calls |")
+    print("|---|---|---|---|---|---|---|")
+    for backend in args.backends:
+        r = bench_workdir(args.workdir, backend, args.calls)
+        print(f"| {args.workdir} | {backend} | {r['episodes']} | {r['first_s']:.1f} | {r['call_s']:.1f} | "
+              f"{r['mean_length']:.1f} | {r['metric']} {r['value']:.3f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=["maze", "halfcheetah", "walker"], choices=list(HORIZON))
@@ -71,10 +107,14 @@ def main():
     parser.add_argument("--batch", nargs="+", type=int, default=[1, 16, 256, 1024, 4096], help="episodes per call")
     parser.add_argument("--steps", type=int, default=100, help="steps per episode in the timed call")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop growing the batch past this")
+    parser.add_argument("--workdir", help="end to end on this trained run instead of the throughput table")
+    parser.add_argument("--calls", type=int, default=3, help="--workdir: evaluator calls per backend")
     args = parser.parse_args()
     print(hardware())
-    print(f"jax {jax.__version__} ({jax.default_backend()}), mujoco {__import__('mujoco').__version__}, "
-          f"{args.steps} steps per episode")
+    print(f"jax {jax.__version__} ({jax.default_backend()}), mujoco {__import__('mujoco').__version__}")
+    if args.workdir:
+        return main_workdir(args)
+    print(f"{args.steps} steps per episode")
     print("| task | backend | batch | env-steps/s | episodes/s (full length) | timed call s | first call s |")
     print("|---|---|---|---|---|---|---|")
     for task in args.tasks:
