@@ -11,8 +11,8 @@ Two backends behind one interface, ``evaluator(params, key) -> EvalResult``:
 Both count every episode once, whatever its length (the official harness stops at the first 100 finished
 episodes, which favours short, i.e. successful, ones). Observations are normalized on the way in -- the first
 one too, which the official code forgets -- and actions denormalized on the way out; the env clips them.
-``make_evaluator`` picks the backend: MJX on an accelerator, C MuJoCo on a CPU, where ``experiments/bench_eval.py``
-measures C ahead at every batch size (README, "Evaluation backends").
+``make_evaluator`` picks the backend: MJX on an accelerator (for tasks with a twin), C MuJoCo on a CPU, where
+``experiments/bench_eval.py`` measures C ahead on every task end to end (README, "Evaluation backends").
 """
 
 from __future__ import annotations
@@ -150,14 +150,20 @@ class MJXEvaluator:
         pass
 
 
-def choose_backend(backend: str = "auto") -> str:
-    """``"auto"``: MJX when jax runs on an accelerator, else C MuJoCo (faster on a CPU at every batch size)."""
+def choose_backend(backend: str = "auto", env_name: str | None = None) -> str:
+    """``"auto"``: MJX when jax runs on an accelerator and the task has an MJX twin, else C MuJoCo (faster on a
+    CPU at every batch size)."""
     from dbc_jax.configs import EVAL_BACKENDS
+    from dbc_jax.envs import TASKS, get_task
 
     if backend not in EVAL_BACKENDS:
         raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{backend}'")
+    has_twin = env_name is None or get_task(env_name).mjx_twin
+    if backend == "mjx" and not has_twin:
+        twins = ", ".join(name for name, task in TASKS.items() if task.mjx_twin)
+        raise ValueError(f"config.eval.backend: '{env_name}' has no MJX twin (tasks with one: {twins}); use 'c' or 'auto'")
     if backend == "auto":
-        return "c" if jax.default_backend() == "cpu" else "mjx"
+        return "mjx" if jax.default_backend() != "cpu" and has_twin else "c"
     return backend
 
 
@@ -166,6 +172,6 @@ def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes
     """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`)."""
     from dbc_jax.envs import get_task
 
-    if choose_backend(backend) == "mjx":
+    if choose_backend(backend, env_name) == "mjx":
         return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn)
     return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn)

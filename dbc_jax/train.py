@@ -473,15 +473,20 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
 
 
 def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dict | None = None,
-                     backend: str | None = None) -> Results:
+                     backend: str | None = None, env: dict | None = None) -> Results:
     """Evaluate the policies of a saved run (its latest checkpoint) with the run's own evaluation protocol;
     ``sampler`` changes DP's/IBC's inference settings, e.g. ``{"ibc.num_samples": 1024}``; ``backend`` the
-    evaluation backend ("auto", "c", "mjx")."""
+    evaluation backend ("auto", "c", "mjx"); ``env`` the env's settings, e.g. ``{"noise_ratio": 1.5}`` to test
+    generalization beyond the training distribution."""
     config, state, normalizer, fns = restore_workdir(workdir, sampler)
     if num_episodes:
         config.eval.num_episodes = num_episodes
     if backend:
         config.eval.backend = backend
+    for name, value in (env or {}).items():
+        if name not in config.env:
+            raise ValueError(f"env override '{name}': not a field of config.env (known: {', '.join(config.env) or 'none'})")
+        config.env[name] = type(config.env[name])(value)
     task = get_task(config.env_name)
     evaluator = _make_evaluator(config, fns, normalizer)
     evaluation = evaluator(state.policy_params, _eval_key(config, int(state.policy_epoch)))

@@ -166,3 +166,10 @@ def test_trained_maze_policy_gets_the_same_success_rate_on_both_backends(tmp_pat
     p = (c + mjx) / 2
     z = (mjx - c) / np.sqrt(2 * p * (1 - p) / 200)
     assert 0.1 < c < 0.9 and abs(z) < Z_MAX, f"success C {c:.3f}, MJX {mjx:.3f}, z = {z:.2f}"
+
+
+def test_tasks_flagged_with_a_twin_are_the_ones_that_have_one():
+    from dbc_jax.envs import TASKS
+    from dbc_jax.envs.mjx_twins import _TWINS
+
+    assert sorted(_TWINS) == sorted(name for name, task in TASKS.items() if task.mjx_twin)

@@ -111,6 +111,12 @@ def test_config_errors_name_the_field(tmp_path):
     c = tiny_config(tmp_path, eval__backend="cuda")
     with pytest.raises(ValueError, match=r"config.eval.backend: expected one of \('auto', 'c', 'mjx'\), got 'cuda'"):
         dbc_jax.train(c, progress=False)
+    c = dbc_jax.get_config("fetchpick", "smoke")
+    c.eval.backend, c.workdir = "mjx", str(tmp_path / "fetch")
+    with pytest.raises(ValueError, match=r"config.eval.backend: 'fetchpick' has no MJX twin \(tasks with one: maze, "
+                                         r"halfcheetah, walker\); use 'c' or 'auto'"):
+        dbc_jax.train(c, progress=False)
+    assert not os.path.exists(c.workdir)  # refused before any compute or file
     with pytest.raises(ValueError, match="unknown preset 'huge' for maze"):
         dbc_jax.get_config("maze", "huge")
 

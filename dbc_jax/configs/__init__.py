@@ -53,8 +53,9 @@ def resolve(config: ConfigDict) -> ConfigDict:
         raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
                          f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
     config.eval.backend = config.eval.get("backend", "auto")  # runs saved before the field existed
-    if config.eval.backend not in EVAL_BACKENDS:
-        raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{config.eval.backend}'")
+    from dbc_jax.evaluate import choose_backend
+
+    choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
     if not config.workdir:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
         config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}{data_tag}"

@@ -3,8 +3,16 @@
 
 from dbc_jax.experts import locomotion, maze
 
+
+def _fetchpick_demos(**kwargs):
+    from dbc_jax.experts import fetch  # gymnasium-robotics is slow to import
+
+    return fetch.generate_demos(**kwargs)
+
+
 DEMO_GENERATORS = {
     "maze": maze.generate_demos,
+    "fetchpick": _fetchpick_demos,
     "halfcheetah": locomotion.generate_halfcheetah,
     "walker": locomotion.generate_walker,
 }

@@ -1,0 +1,117 @@
+"""The scripted FetchPick expert (spec section 7.2: the paper's ``fetch_pickplace_dems.py``, from the HER baselines
+script) and demo generation.
+
+Four phases, each a proportional controller on the observation, with gain ``GAIN``:
+1. approach: move to ``APPROACH_HEIGHT`` above the object, fingers opening (+0.05), until within ``APPROACH_TOL``;
+2. grasp: descend onto the object, fingers closing (-0.005), until the grip site is within ``GRASP_TOL`` of it;
+3. carry: move the object towards the goal, fingers closed, until within ``CARRY_TOL``;
+4. hold: stay still with the fingers closed until the 50 steps are over.
+The phase only moves forward, checked on each new observation before acting. Recorded actions are the controller's
+unclipped outputs, as in the paper's demos (the env clips to [-1, 1]).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from dbc_jax.data.dataset import Dataset
+from dbc_jax.envs import fetch
+
+GAIN = 6.0
+APPROACH_HEIGHT = 0.03
+APPROACH_TOL, GRASP_TOL, CARRY_TOL = 0.01, 0.005, 0.01
+OPEN, CLOSE = 0.05, -0.005  # finger displacement per step (the env adds it to the current finger position)
+APPROACH, GRASP, CARRY, HOLD = range(4)
+
+
+class PickPlaceExpert:
+    """Stateful controller for one episode; call :meth:`reset` at the start of each."""
+
+    def reset(self) -> None:
+        self.phase = APPROACH
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        rel_pos, object_pos, goal = obs[fetch.OBJECT_REL_POS], obs[fetch.OBJECT_POS], obs[fetch.GOAL]
+        above = rel_pos + [0.0, 0.0, APPROACH_HEIGHT]
+        if self.phase == APPROACH and np.linalg.norm(above) < APPROACH_TOL:
+            self.phase = GRASP
+        if self.phase == GRASP and np.linalg.norm(rel_pos) < GRASP_TOL:
+            self.phase = CARRY
+        if self.phase == CARRY and np.linalg.norm(goal - object_pos) < CARRY_TOL:
+            self.phase = HOLD
+        move = {APPROACH: above, GRASP: rel_pos, CARRY: goal - object_pos, HOLD: np.zeros(3)}[self.phase]
+        return np.append(GAIN * move, OPEN if self.phase == APPROACH else CLOSE)
+
+
+def _reset_seeds(seed: int, n: int) -> np.ndarray:
+    return np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (n,), 0, 2**31 - 1))
+
+
+def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,
+                   goal_noise_ratio: float = fetch.DEFAULT_NOISE_RATIO, progress: bool = True) -> Dataset:
+    """Roll the expert out into ``num_episodes`` demos of exactly 50 steps each (like the paper's: the expert
+    keeps holding after the success that would end an evaluation episode). Episodes in which the object never
+    comes within the success distance of the goal are redrawn and counted in the metadata."""
+    env = fetch.FetchPickEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
+    expert = PickPlaceExpert()
+    max_attempts = 2 * num_episodes + 10
+    reset_seeds = _reset_seeds(seed, max_attempts)
+    obs_list, act_list, ends, redrawn = [], [], [], 0
+    with tqdm(total=num_episodes, desc="fetchpick demos", unit="ep", disable=not progress) as bar:
+        for attempt in range(max_attempts):
+            if len(ends) == num_episodes:
+                break
+            obs, _ = env.reset(seed=int(reset_seeds[attempt]))
+            expert.reset()
+            ep_obs, ep_act, succeeded = [], [], False
+            for _ in range(fetch.MAX_EPISODE_STEPS):
+                action = expert.act(obs)
+                ep_obs.append(obs)
+                ep_act.append(action)
+                obs, _, success, _, _ = env.step(action)  # the env clips
+                succeeded |= success
+            if not succeeded:
+                redrawn += 1
+                continue
+            obs_list += ep_obs
+            act_list += ep_act
+            ends.append(len(obs_list))
+            bar.update(1)
+    env.close()
+    if len(ends) < num_episodes:
+        raise RuntimeError(f"the FetchPick expert succeeded in only {len(ends)} of {max_attempts} episodes")
+    return Dataset(
+        obs=np.asarray(obs_list, dtype=np.float32),
+        actions=np.asarray(act_list, dtype=np.float32),
+        episode_ends=np.asarray(ends, dtype=np.int64),
+        metadata={
+            "env": "fetchpick",
+            "source": "dbc_jax scripted pick-and-place expert",
+            "seed": seed,
+            "noise_ratio": noise_ratio,
+            "goal_noise_ratio": goal_noise_ratio,
+            "redrawn_episodes": redrawn,
+        },
+    )
+
+
+def expert_success_rate(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,
+                        goal_noise_ratio: float | None = None) -> float:
+    """Fraction of env episodes (env rules: success ends the episode, 50-step limit) the expert solves."""
+    goal_noise_ratio = noise_ratio if goal_noise_ratio is None else goal_noise_ratio
+    env = gym.make(fetch.ENV_ID, noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
+    expert = PickPlaceExpert()
+    successes = 0
+    for episode_seed in _reset_seeds(seed, num_episodes):
+        obs, _ = env.reset(seed=int(episode_seed))
+        expert.reset()
+        while True:
+            obs, _, terminated, truncated, info = env.step(expert.act(obs))
+            if terminated or truncated:
+                successes += info["success"]
+                break
+    env.close()
+    return successes / num_episodes

@@ -1,0 +1,141 @@
+"""FetchPick: the 16-D observation, the holdout sampling, the success rule, the scripted expert, and the smoke
+preset end to end (real gymnasium-robotics env on mujoco 3.11)."""
+
+import json
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from dbc_jax.data.dataset import load_dataset
+from dbc_jax.envs import fetch
+from dbc_jax.experts.fetch import PickPlaceExpert, expert_success_rate
+from dbc_jax.train import evaluate_workdir
+
+
+def make_env(noise=1.25):
+    return gym.make("dbc_jax/FetchPick-v0", noise_ratio=noise, goal_noise_ratio=noise)
+
+
+def test_registered_with_50_step_limit_16d_obs_and_4d_action():
+    env = make_env()
+    assert env.spec.max_episode_steps == 50
+    assert env.observation_space.shape == (16,) and env.action_space.shape == (4,)
+    obs, _ = env.reset(seed=0)
+    steps = 0
+    while True:
+        steps += 1
+        obs, _, terminated, truncated, _ = env.step(np.zeros(4))
+        if terminated or truncated:
+            break
+    assert steps == 50 and truncated and not terminated
+
+
+def test_observation_layout_matches_the_simulator():
+    env = make_env()
+    obs, _ = env.reset(seed=3)
+    for _ in range(3):
+        obs, *_ = env.step(np.array([0.3, -0.2, 0.1, 0.5]))
+    sim = env.unwrapped
+    utils, model, data = sim._utils, sim.model, sim.data
+    grip = utils.get_site_xpos(model, data, "robot0:grip")
+    obj = utils.get_site_xpos(model, data, "object0")
+    np.testing.assert_allclose(obs[fetch.GRIP_POS], grip, atol=1e-12)
+    np.testing.assert_allclose(obs[fetch.OBJECT_POS], obj, atol=1e-12)
+    np.testing.assert_allclose(obs[fetch.OBJECT_REL_POS], obj - grip, atol=1e-12)
+    fingers = [utils.get_joint_qpos(model, data, f"robot0:{side}_gripper_finger_joint")[0] for side in "rl"]
+    np.testing.assert_allclose(obs[fetch.FINGERS], fingers, atol=1e-12)
+    stock = sim._get_obs()["observation"]  # gym's 25-D: rotation at 11:14, velocities after
+    np.testing.assert_allclose(obs[fetch.OBJECT_ROT], stock[11:13], atol=1e-12)
+    np.testing.assert_allclose(obs[fetch.GOAL], sim.goal, atol=1e-12)
+
+
+@pytest.mark.parametrize("noise", [1.0, 2.0])
+def test_holdout_sampling_fills_the_boxes_at_a_given_noise_ratio(noise):
+    env = make_env(noise)
+    sim = env.unwrapped
+    objects, goals = [], []
+    for seed in range(300):
+        obs, _ = env.reset(seed=seed)
+        objects.append(obs[fetch.OBJECT_POS][:2] - sim.initial_gripper_xpos[:2])
+        goals.append(obs[fetch.GOAL] - np.append(sim.initial_gripper_xpos[:2], sim.height_offset))
+    objects, goals = np.array(objects), np.array(goals)
+    for samples, (low, high) in ((objects, fetch.object_box(noise)), (goals[:, :2], fetch.goal_box(noise))):
+        assert np.all(samples >= low - 1e-9) and np.all(samples <= high + 1e-9)
+        # 300 uniform draws come within 3% of the box's width of each side.
+        width = high - low
+        assert np.all(samples.min(0) - low < 0.03 * width) and np.all(high - samples.max(0) < 0.03 * width)
+    np.testing.assert_allclose(goals[:, 2], fetch.GOAL_HEIGHT, atol=1e-12)  # goal in the air
+    np.testing.assert_allclose(fetch.object_box(noise)[1] - fetch.object_box(noise)[0], [0.1 * noise, 0.04 * noise])
+    np.testing.assert_allclose(fetch.goal_box(noise)[0], [-0.05 * noise, -0.10 - 0.04 * noise])
+
+
+@pytest.mark.parametrize("offset, success", [(0.03, True), (0.08, False)])
+def test_success_is_the_object_within_5cm_of_the_goal_and_ends_the_episode(offset, success):
+    env = make_env()
+    env.reset(seed=0)
+    sim = env.unwrapped
+    qpos = sim._utils.get_joint_qpos(sim.model, sim.data, "object0:joint").copy()
+    qpos[:3] = sim.goal + [offset, 0.0, 0.0]  # the block falls ~1 cm during the 0.04 s step
+    sim._utils.set_joint_qpos(sim.model, sim.data, "object0:joint", qpos)
+    sim._mujoco.mj_forward(sim.model, sim.data)
+    _, reward, terminated, truncated, info = env.step(np.zeros(4))
+    assert info["success"] is success and terminated is success and not truncated
+    assert (-reward < fetch.SUCCESS_DISTANCE) is success  # dense reward: minus the distance
+
+
+def test_expert_succeeds_in_at_least_98_percent_at_noise_1_25():
+    assert expert_success_rate(200, seed=0, noise_ratio=1.25) >= 0.98
+
+
+def test_expert_phases_move_forward_only():
+    expert = PickPlaceExpert()
+    expert.reset()
+    obs = np.zeros(16)
+    obs[fetch.OBJECT_REL_POS] = [0.0, 0.0, -0.03]  # right above the object: approach done, grasp done? no
+    action = expert.act(obs)
+    assert expert.phase == 1 and action[3] < 0  # grasping closes the fingers
+    obs[fetch.OBJECT_REL_POS] = [0.2, 0.0, 0.0]  # the object slips away: the phase does not go back
+    expert.act(obs)
+    assert expert.phase == 1
+
+
+@pytest.fixture
+def generalization():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    import generalization
+
+    yield generalization
+    sys.path.pop(0)
+
+
+def test_smoke_preset_end_to_end_through_the_generalization_script(tmp_path, monkeypatch, generalization):
+    monkeypatch.chdir(tmp_path)  # demos go to data/, runs to runs/
+    monkeypatch.setattr(sys, "argv", ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--noise", "1", "2"])
+    generalization.main()
+    demos = load_dataset("data/fetchpick_expert_10ep.npz")
+    assert demos.num_episodes == 10 and demos.num_transitions == 500 and demos.obs_dim == 16
+    assert demos.metadata["noise_ratio"] == 1.25 and demos.metadata["redrawn_episodes"] == 0
+    train_results = json.load(open("runs/fetchpick_dbc_smoke_seed1/results.json"))
+    assert train_results["metric"] == "success" and len(train_results["per_seed"]) == 3
+    assert all(length <= 50 for length in train_results["evaluation"]["length"])
+    out = "runs/generalization_fetchpick_smoke"
+    results = json.load(open(f"{out}/results.json"))
+    for per_seed in results["methods"]["dbc"]["success"].values():  # 3 seeds x 4 episodes: multiples of 25 %
+        assert len(per_seed) == 3 and all(v % 25 == 0 for v in per_seed)
+    assert "| DBC (paper) | 99.5 ± 0.5 | 73.5 ± 6.8 |" in open(f"{out}/table.md").read()
+    assert open(f"{out}/generalization.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    wider = evaluate_workdir("runs/fetchpick_dbc_smoke_seed1", env={"noise_ratio": 2.0, "goal_noise_ratio": 2.0})
+    assert wider.config.env.noise_ratio == 2.0
+    np.testing.assert_array_equal(100 * wider.evaluation.success, results["methods"]["dbc"]["success"]["2.0"])
+    with pytest.raises(ValueError, match="env override 'noise': not a field of config.env"):
+        evaluate_workdir("runs/fetchpick_dbc_smoke_seed1", env={"noise": 2.0})
+
+
+def test_generalization_table_puts_ours_beside_the_paper(generalization):
+    table = generalization.markdown_table({"noise": [1.0, 2.0], "methods": {"bc": {"success": {
+        "1.0": [100.0, 50.0, 75.0], "2.0": [25.0, 0.0, 50.0]}}}})
+    assert "| BC (ours) | 75.0 ± 20.4 | 25.0 ± 20.4 |" in table
+    assert "| BC (paper) | 92.4 ± 8.5 | 67.4 ± 8.2 |" in table
