@@ -150,7 +150,7 @@ class MJXEvaluator:
         pass
 
 
-def choose_backend(backend: str = "auto", env_name: str | None = None) -> str:
+def choose_backend(backend: str, env_name: str) -> str:
     """``"auto"``: MJX when jax runs on an accelerator and the task has an MJX twin, else C MuJoCo (faster on a
     CPU at every batch size)."""
     from dbc_jax.configs import EVAL_BACKENDS
@@ -158,10 +158,11 @@ def choose_backend(backend: str = "auto", env_name: str | None = None) -> str:
 
     if backend not in EVAL_BACKENDS:
         raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{backend}'")
-    has_twin = env_name is None or get_task(env_name).mjx_twin
+    has_twin = get_task(env_name).mjx_twin
     if backend == "mjx" and not has_twin:
         twins = ", ".join(name for name, task in TASKS.items() if task.mjx_twin)
-        raise ValueError(f"config.eval.backend: '{env_name}' has no MJX twin (tasks with one: {twins}); use 'c' or 'auto'")
+        raise ValueError(f"config.eval.backend: '{env_name}' has no MJX twin (tasks with one: {twins}); "
+                         "use 'c' or 'auto'")
     if backend == "auto":
         return "mjx" if jax.default_backend() != "cpu" and has_twin else "c"
     return backend

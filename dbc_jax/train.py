@@ -485,7 +485,8 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
         config.eval.backend = backend
     for name, value in (env or {}).items():
         if name not in config.env:
-            raise ValueError(f"env override '{name}': not a field of config.env (known: {', '.join(config.env) or 'none'})")
+            known = ", ".join(config.env) or "none"
+            raise ValueError(f"env override '{name}': not a field of config.env (known: {known})")
         config.env[name] = type(config.env[name])(value)
     task = get_task(config.env_name)
     evaluator = _make_evaluator(config, fns, normalizer)

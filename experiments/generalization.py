@@ -119,7 +119,8 @@ def main():
     parser.add_argument("--noise", nargs="+", type=float, default=[1.0, 1.25, 1.5, 1.75, 2.0],
                         help="noise ratios to evaluate at (start and goal together)")
     parser.add_argument("--seed", type=int, default=1, help="config.seed of every run")
-    parser.add_argument("--episodes", type=int, default=None, help="episodes per seed and noise (default: the config's)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per seed and noise (default: the config's)")
     parser.add_argument("--out", default=None, help="output folder (default runs/generalization_<env>_<preset>)")
     args = parser.parse_args()
     if any(n <= 0 for n in args.noise):

@@ -113,7 +113,8 @@ def generalization():
 
 def test_smoke_preset_end_to_end_through_the_generalization_script(tmp_path, monkeypatch, generalization):
     monkeypatch.chdir(tmp_path)  # demos go to data/, runs to runs/
-    monkeypatch.setattr(sys, "argv", ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--noise", "1", "2"])
+    argv = ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--noise", "1", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
     generalization.main()
     demos = load_dataset("data/fetchpick_expert_10ep.npz")
     assert demos.num_episodes == 10 and demos.num_transitions == 500 and demos.obs_dim == 16

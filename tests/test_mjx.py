@@ -122,7 +122,8 @@ def test_halfcheetah_twin_free_runs_100_steps_under_a_smooth_open_loop_sequence(
         err = 0.0
         for t in range(STEPS):
             state, out = step(state, actions[t])
-            err = max(err, np.abs(np.asarray(out.obs) - c_obs[t]).max(), np.abs(np.asarray(out.reward) - c_reward[t]).max())
+            err = max(err, np.abs(np.asarray(out.obs) - c_obs[t]).max(),
+                      np.abs(np.asarray(out.reward) - c_reward[t]).max())
     assert err < ONE_STEP_TOL, f"free-running over {STEPS} steps: max error {err:.2e}"
 
 

@@ -5,7 +5,7 @@ from dbc_jax.experts import locomotion, maze
 
 
 def _fetchpick_demos(**kwargs):
-    from dbc_jax.experts import fetch  # gymnasium-robotics is slow to import
+    from dbc_jax.experts import fetch  # imports gymnasium-robotics, which only FetchPick needs
 
     return fetch.generate_demos(**kwargs)
 
