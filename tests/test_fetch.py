@@ -11,7 +11,7 @@ import pytest
 
 from dbc_jax.data.dataset import load_dataset
 from dbc_jax.envs import fetch
-from dbc_jax.experts.fetch import PickPlaceExpert, expert_success_rate
+from dbc_jax.experts.fetch import GRASP, PickPlaceExpert, expert_success_rate
 from dbc_jax.train import evaluate_workdir
 
 
@@ -94,12 +94,13 @@ def test_expert_phases_move_forward_only():
     expert = PickPlaceExpert()
     expert.reset()
     obs = np.zeros(16)
-    obs[fetch.OBJECT_REL_POS] = [0.0, 0.0, -0.03]  # right above the object: approach done, grasp done? no
+    obs[fetch.OBJECT_REL_POS] = [0.0, 0.0, -0.03]  # the grip 3 cm above the block: the approach is over
     action = expert.act(obs)
-    assert expert.phase == 1 and action[3] < 0  # grasping closes the fingers
-    obs[fetch.OBJECT_REL_POS] = [0.2, 0.0, 0.0]  # the object slips away: the phase does not go back
-    expert.act(obs)
-    assert expert.phase == 1
+    assert expert.phase == GRASP
+    np.testing.assert_allclose(action, [0.0, 0.0, 6 * -0.03, -0.005])  # descend with gain 6, fingers closing
+    obs[fetch.OBJECT_REL_POS] = [0.2, 0.0, 0.0]  # the block is far again: the phase does not go back
+    np.testing.assert_allclose(expert.act(obs), [6 * 0.2, 0.0, 0.0, -0.005])
+    assert expert.phase == GRASP
 
 
 @pytest.fixture
