@@ -22,61 +22,29 @@ quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by si
 
 from ml_collections import ConfigDict
 
+from dbc_jax.configs._base import base_config
 from dbc_jax.configs._baselines import add_baselines
-
-PRESETS = ("smoke", "quick", "paper")
 
 
 def get_config(preset: str = "quick") -> ConfigDict:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset '{preset}' for fetchpick (known: {', '.join(PRESETS)})")
-    c = ConfigDict()
-    c.env_name = "fetchpick"  # task key in dbc_jax.envs.TASKS
-    c.preset = preset  # preset name, used in the default workdir
-    c.algo = "dbc"  # "dbc", "bc" (DBC with policy.coeff_dm = 0), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
-    c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
-    c.num_seeds = 3  # policies trained together in one vmapped program
-    c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
-    c.algo_overrides = ConfigDict()  # {algo: {section: {field: value}}} applied by configs.resolve for that algo
-
-    c.env = ConfigDict()
+    c = base_config("fetchpick", preset)
     c.env.noise_ratio = 1.25  # object start box scale (the paper trains and reports at 1.25)
     c.env.goal_noise_ratio = 1.25  # goal box scale
 
-    c.data = ConfigDict()
-    c.data.path = ""  # "" -> data/fetchpick_expert_<num_episodes>ep.npz, made by the scripted expert if needed
     c.data.num_episodes = 200  # 50-step demos: 10,000 transitions (the paper's count is not published)
-    c.data.seed = 0  # seed of the demo episodes' start states and goals
 
-    c.dm = ConfigDict()
     c.dm.hidden = 1024  # denoiser width (3 hidden layers)
-    c.dm.num_steps = 1000  # diffusion steps T
     c.dm.epochs = 10000  # pretraining passes over the data
     c.dm.lr = 1e-3  # Adam learning rate (constant)
-    c.dm.batch_size = 128
-    c.dm.grad_clip = 0.5  # global grad-norm clip
-    c.dm.shared = True  # one diffusion model for all seeds (as the paper); False: one per seed
     c.dm.log_every_epochs = 250  # epochs per compiled chunk: log, progress and checkpoint interval
 
-    c.policy = ConfigDict()
     c.policy.hidden_sizes = (750, 750)  # tanh MLP
-    c.policy.epochs = 5000
+    c.policy.epochs = 5000  # 78 updates each
     c.policy.lr = 5e-6  # Adam learning rate, decayed linearly to 0
-    c.policy.adam_eps = 1e-12
-    c.policy.batch_size = 128  # the last partial batch of each epoch is dropped (78 updates per epoch)
-    c.policy.grad_clip = 0.5
-    c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term
     c.policy.coeff_dm = 0.5  # lambda: weight of the diffusion term
-    c.policy.agent_expert_normalization = True  # hinge on L_agent - L_expert (False: on L_agent alone)
     c.policy.log_every_epochs = 25  # epochs per compiled chunk (25 x 78 updates ~ the official 2000)
 
-    c.eval = ConfigDict()
-    c.eval.num_episodes = 100  # episodes per seed, each counted once (at most 50 steps)
     c.eval.every_epochs = 250  # periodic evaluation interval in policy epochs (0: only at the end)
-    c.eval.backend = "auto"  # FetchPick has no MJX twin: always "c" (gymnasium envs)
-
-    c.checkpoint = ConfigDict()
-    c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints
 
     if preset == "quick":  # CPU-sized; see the docstring
         c.dm.hidden = 256

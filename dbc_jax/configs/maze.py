@@ -20,62 +20,30 @@ Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds 
 
 from ml_collections import ConfigDict
 
+from dbc_jax.configs._base import base_config
 from dbc_jax.configs._baselines import add_baselines
-
-PRESETS = ("smoke", "quick", "paper")
 
 
 def get_config(preset: str = "quick") -> ConfigDict:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset '{preset}' for maze (known: {', '.join(PRESETS)})")
-    c = ConfigDict()
-    c.env_name = "maze"  # task key in dbc_jax.envs.TASKS
-    c.preset = preset  # preset name, used in the default workdir
-    c.algo = "dbc"  # "dbc", "bc" (DBC with policy.coeff_dm = 0), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
-    c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
-    c.num_seeds = 3  # policies trained together in one vmapped program
-    c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
-    c.algo_overrides = ConfigDict()  # {algo: {section: {field: value}}} applied by configs.resolve for that algo
-
-    c.env = ConfigDict()
+    c = base_config("maze", preset)
     c.env.noise_ratio = 1.0  # start-position/velocity noise scale at reset
     c.env.goal_noise_ratio = 1.0  # target-position noise scale at reset
 
-    c.data = ConfigDict()
-    c.data.path = ""  # "" -> data/maze_expert_<num_episodes>ep.npz, made by the expert if needed; or a .npz / .pt
     c.data.num_episodes = 100  # demos the expert writes (the paper's maze.pt has 100)
-    c.data.seed = 0  # the expert's seed
-    c.data.expert = ConfigDict({"action_noise": 0.5})  # demo-generator kwargs; N(0, 0.5) action noise as the paper's maze.pt
+    c.data.expert = ConfigDict({"action_noise": 0.5})  # demo-generator kwargs; N(0, 0.5) action noise as in maze.pt
 
-    c.dm = ConfigDict()
     c.dm.hidden = 128  # denoiser width (3 hidden layers)
-    c.dm.num_steps = 1000  # diffusion steps T
     c.dm.epochs = 8000  # pretraining passes over the data
     c.dm.lr = 1e-4  # Adam learning rate (constant)
-    c.dm.batch_size = 128
-    c.dm.grad_clip = 0.5  # global grad-norm clip
-    c.dm.shared = True  # one diffusion model for all seeds (as the paper); False: one per seed
     c.dm.log_every_epochs = 100  # epochs per compiled chunk: log, progress and checkpoint interval
 
-    c.policy = ConfigDict()
     c.policy.hidden_sizes = (256, 256, 256)  # tanh MLP
     c.policy.epochs = 2000
     c.policy.lr = 5e-5  # Adam learning rate, decayed linearly to 0
-    c.policy.adam_eps = 1e-12
-    c.policy.batch_size = 128  # the last partial batch of each epoch is dropped
-    c.policy.grad_clip = 0.5
-    c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term
     c.policy.coeff_dm = 30.0  # lambda: weight of the diffusion term
-    c.policy.agent_expert_normalization = True  # hinge on L_agent - L_expert (False: on L_agent alone)
     c.policy.log_every_epochs = 14  # epochs per compiled chunk (14 x 144 updates ~ the official 2000)
 
-    c.eval = ConfigDict()
-    c.eval.num_episodes = 100  # episodes per seed, each counted once
     c.eval.every_epochs = 140  # periodic evaluation interval in policy epochs (0: only at the end)
-    c.eval.backend = "auto"  # "c" (gymnasium envs), "mjx" (one jitted scan); auto: mjx on GPU/TPU, c on CPU
-
-    c.checkpoint = ConfigDict()
-    c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints
 
     if preset == "quick":  # CPU-sized: 300 DM epochs (not 8000) and 150 policy epochs (not 2000) at 10-20x the lr
         c.dm.epochs = 300
