@@ -90,7 +90,7 @@ def plot(results: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     noises = np.asarray(results["noise"])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for i, (method, r) in enumerate(results["methods"].items()):
         per_noise = np.asarray([r["success"][str(n)] for n in results["noise"]])
         mean, std = per_noise.mean(1), per_noise.std(1)
@@ -103,7 +103,7 @@ def plot(results: dict, path: str) -> None:
     ax.set_ylabel("success rate (%)")
     ax.set_title(f"{results['env']} generalization, preset {results['preset']}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=120)

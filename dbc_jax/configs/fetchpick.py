@@ -6,7 +6,7 @@ Run:
     make train ENV=fetchpick ALGO=bc         # BC: the same run with policy.coeff_dm = 0
     make train ENV=fetchpick PRESET=paper    # the official hyperparameters (spec 1.6 and 6); GPU-sized
     make train ENV=fetchpick PRESET=smoke    # the whole pipeline at toy size
-    python experiments/generalization.py     # train at noise 1.25, evaluate at 1 ... 2 (README, FetchPick)
+    make generalization                      # BC and DBC at noise 1.25, evaluated at 1 ... 2 (README, FetchPick)
 
 Presets: ``paper`` = DM hidden 1024, 10000 epochs, lr 1e-3; policy 2 x 750, lr 5e-6, lambda 0.5, 5000 epochs
 (78 updates each). ``quick`` = a DM of hidden 256 trained 300 epochs and 200 policy epochs at lr 1e-3 (at lr
@@ -16,8 +16,9 @@ Expected (success rate over 100 episodes per seed at noise 1.25, mean +- std ove
 quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by side):
     DBC 84.0 +- 2.4 (about 16 min), BC 70.0 +- 4.3 (about 12 min).
     At noise 2: DBC 59.0 +- 1.4, BC 42.7 +- 4.7 (experiments/generalization.py; README, FetchPick).
-    The paper reports DBC 97.5 +- 1.9 and BC 91.6 +- 5.8 (its demos, unpublished, come from the same kind of
-    scripted expert), and 73.5 and 67.4 at noise 2.
+    Baselines: DP 98.3 +- 0.9 (ALGO=dp, about 6 min), IBC 34.3 +- 9.2 (ALGO=ibc, about 24 min).
+    The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9, IBC 69.4 (its demos, unpublished, come from the
+    same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
 """
 
 from ml_collections import ConfigDict
