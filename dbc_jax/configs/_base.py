@@ -44,3 +44,15 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.checkpoint = ConfigDict()
     c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints
     return c
+
+
+def shrink_to_smoke(c: ConfigDict, num_episodes: int, epochs: int, eval_episodes: int) -> None:
+    """The ``smoke`` preset: the whole pipeline at toy size (32-wide nets, a few epochs and episodes, lr 1e-3),
+    logging and evaluating twice per phase."""
+    c.data.num_episodes = num_episodes
+    c.dm.hidden = 32
+    c.dm.epochs = c.policy.epochs = epochs
+    c.dm.lr = c.policy.lr = 1e-3
+    c.dm.log_every_epochs = c.policy.log_every_epochs = c.eval.every_epochs = epochs // 2
+    c.policy.hidden_sizes = (32, 32)
+    c.eval.num_episodes = eval_episodes

@@ -3,7 +3,7 @@ differs: the policy width and learning rates."""
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config
+from dbc_jax.configs._base import base_config, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -41,17 +41,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
         c.policy.epochs = 300
         c.eval.every_epochs = 100
     elif preset == "smoke":
-        c.data.num_episodes = 1
-        c.dm.hidden = 32
-        c.dm.epochs = 2
-        c.dm.lr = 1e-3
-        c.dm.log_every_epochs = 1
-        c.policy.hidden_sizes = (32, 32)
-        c.policy.epochs = 2
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 1
-        c.eval.num_episodes = 2
-        c.eval.every_epochs = 1
+        shrink_to_smoke(c, num_episodes=1, epochs=2, eval_episodes=2)
         c.algo_overrides = ConfigDict({"bc": {}})
     # Baselines: 3 x 512 nets; lr 1e-4 (Diffusion Policy's AdamW lr) and 5e-4 (IBC's D4RL configs). `quick`
     # samples DP by 10 DDIM steps and IBC from 64 candidates at 2 x 256 (evaluation cost: 1000-step episodes).

@@ -23,7 +23,7 @@ quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by si
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config
+from dbc_jax.configs._base import base_config, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -56,16 +56,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
         c.policy.log_every_epochs = 25
         c.eval.every_epochs = 50
     elif preset == "smoke":
-        c.data.num_episodes = 10
-        c.dm.hidden = 32
-        c.dm.epochs = 4
-        c.dm.log_every_epochs = 2
-        c.policy.hidden_sizes = (32, 32)
-        c.policy.epochs = 4
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 2
-        c.eval.num_episodes = 4
-        c.eval.every_epochs = 2
+        shrink_to_smoke(c, num_episodes=10, epochs=4, eval_episodes=4)
     # Baselines: 3 x 256 nets as on Maze (the paper gives no FetchPick settings for them); quick trains DP at the
     # quick lr 1e-3, samples it by 10 DDIM steps, and IBC from 128 candidates at 2 x 128.
     add_baselines(c, preset, dp_hidden=(256, 256, 256), dp_lr=1e-3 if preset == "quick" else 1e-4,

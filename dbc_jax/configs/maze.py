@@ -20,7 +20,7 @@ Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds 
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config
+from dbc_jax.configs._base import base_config, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -54,17 +54,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
         c.policy.log_every_epochs = 10
         c.eval.every_epochs = 50
     elif preset == "smoke":
-        c.data.num_episodes = 10
-        c.dm.hidden = 32
-        c.dm.epochs = 4
-        c.dm.lr = 1e-3
-        c.dm.log_every_epochs = 2
-        c.policy.hidden_sizes = (32, 32)
-        c.policy.epochs = 4
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 2
-        c.eval.num_episodes = 4
-        c.eval.every_epochs = 2
+        shrink_to_smoke(c, num_episodes=10, epochs=4, eval_episodes=4)
     # Baselines: 3 x 256 nets like DBC's policy; lr 1e-4 (Diffusion Policy's AdamW lr) and 1e-3 (IBC's state-based
     # configs). `quick` trains DP at DBC's quick lr 1e-3 and keeps DDPM's 100 steps (~0.25 s per step of 300 envs);
     # IBC gets 128 candidates and 2 x 128 (1024 candidates at 3 x 256: ~6 s per step).
