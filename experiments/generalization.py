@@ -5,8 +5,8 @@
 
 Each method is one ``dbc_jax.train`` run of ``config.num_seeds`` seeds (its default workdir, so a finished run is
 reused and an interrupted one resumed), evaluated at every noise ratio r with ``noise_ratio = goal_noise_ratio = r``
-on ``eval.num_episodes`` episodes per seed. The episodes at a given r are the same for every method (same
-evaluation key). Writes ``<out>/table.md`` (success rate, mean +- std over seeds, the paper's numbers beside),
+on ``eval.num_episodes`` episodes per seed (at the training noise: the run's own final evaluation). The episodes at
+a given r are the same for every method (same evaluation key). Writes ``<out>/table.md`` (success rate, mean +- std over seeds, the paper's numbers beside),
 ``<out>/generalization.png`` (success against noise, one line per method, a +-std band) and
 ``<out>/results.json``; run again, it keeps the evaluations already in ``<out>/results.json`` (same run, same
 episode count) and adds the missing ones. Methods: ``bc``, ``dbc``, ``dp`` (Diffusion Policy), ``ibc`` (Implicit BC).
@@ -55,6 +55,9 @@ def run(env_name: str, preset: str, methods: list[str], noises: list[float], see
         for noise in noises:
             if same_run and str(noise) in before["success"]:
                 per_noise[str(noise)] = before["success"][str(noise)]
+                continue
+            if noise == config.env.noise_ratio == config.env.goal_noise_ratio and episodes == config.eval.num_episodes:
+                per_noise[str(noise)] = (100 * trained.evaluation.success).tolist()  # train's own final evaluation
                 continue
             t0 = time.time()
             evaluation = evaluate_workdir(trained.workdir, num_episodes,

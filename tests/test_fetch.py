@@ -114,7 +114,7 @@ def generalization():
 
 def test_smoke_preset_end_to_end_through_the_generalization_script(tmp_path, monkeypatch, generalization):
     monkeypatch.chdir(tmp_path)  # demos go to data/, runs to runs/
-    argv = ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--noise", "1", "2"]
+    argv = ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--noise", "1", "1.25", "2"]
     monkeypatch.setattr(sys, "argv", argv)
     generalization.main()
     demos = load_dataset("data/fetchpick_expert_10ep.npz")
@@ -127,7 +127,8 @@ def test_smoke_preset_end_to_end_through_the_generalization_script(tmp_path, mon
     results = json.load(open(f"{out}/results.json"))
     for per_seed in results["methods"]["dbc"]["success"].values():  # 3 seeds x 4 episodes: multiples of 25 %
         assert len(per_seed) == 3 and all(v % 25 == 0 for v in per_seed)
-    assert "| DBC (paper) | 99.5 ± 0.5 | 73.5 ± 6.8 |" in open(f"{out}/table.md").read()
+    assert results["methods"]["dbc"]["success"]["1.25"] == train_results["per_seed"]  # the training noise
+    assert "| DBC (paper) | 99.5 ± 0.5 | 97.5 ± 1.9 | 73.5 ± 6.8 |" in open(f"{out}/table.md").read()
     assert open(f"{out}/generalization.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     wider = evaluate_workdir("runs/fetchpick_dbc_smoke_seed1", env={"noise_ratio": 2.0, "goal_noise_ratio": 2.0})
     assert wider.config.env.noise_ratio == 2.0
