@@ -12,18 +12,20 @@ TEST_WORKERS ?= 2
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval demos expert test bench generalization clean
+.PHONY: help install train eval demos expert test bench generalization ablation-models clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
 	@echo "  make train ENV=maze|fetchpick|halfcheetah|walker [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
+	@echo "                                                   DBC's joint model: ARGS='--config.model=diffusion|ebm|vae|gan'"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make demos ENV=maze|fetchpick                    (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
 	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
 	@echo "  make test [TEST_WORKERS=2]                       the test suite (pytest-xdist processes; 0 = serial)"
 	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make generalization [PRESET=quick]               FetchPick: train at noise 1.25, evaluate at 1..2 (table + plot)"
+	@echo "  make ablation-models [PRESET=quick]              Maze: DM, EBM, VAE, GAN in DBC's term, with/without BC, and BC"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
 
@@ -56,6 +58,9 @@ bench: install
 
 generalization: install
 	$(PY) experiments/generalization.py --preset $(PRESET) $(ARGS)
+
+ablation-models: install
+	$(PY) experiments/ablation_models.py --preset $(PRESET) $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs data

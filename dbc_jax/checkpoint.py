@@ -1,12 +1,13 @@
 """Orbax checkpoints and the workdir layout.
 
     <workdir>/config.json       the resolved config of the run
-    <workdir>/checkpoints/<n>/  orbax: TrainState (both models, optimizer states, epochs, keys), normalizer, meta
+    <workdir>/checkpoints/<n>/  orbax: TrainState (joint model, policies, optimizer states, epochs, keys),
+                                normalizer, meta
     <workdir>/metrics.jsonl     one record per epoch and per evaluation
     <workdir>/learning_curve.png
     <workdir>/results.json      final evaluation, per seed, with timings
 
-A checkpoint's number is the count of epochs done, diffusion plus policy, so it grows through both phases.
+A checkpoint's number is the count of epochs done, joint model plus policy, so it grows through both phases.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class Checkpoints:
         self.manager.wait_until_finished()
 
     def restore_tree(self, step: int, template):
-        """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract); (tree, meta)."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract; None: as saved,
+        nested dicts); (tree, meta)."""
+        abstract = None if template is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         restored = self.manager.restore(step, args=ocp.args.Composite(tree=ocp.args.StandardRestore(abstract),
                                                                       meta=ocp.args.JsonRestore()))
         return restored.tree, restored.meta

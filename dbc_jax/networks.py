@@ -1,8 +1,9 @@
-"""Networks: the official DBC denoiser and the deterministic policy MLP, with PyTorch's initializations."""
+"""Networks with PyTorch's initializations: the deterministic policy MLP and a plain MLP (the joint models'
+networks live with their models in ``dbc_jax/joint_models/``)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -33,26 +34,18 @@ class TorchDense(nn.Module):
         return x @ kernel + bias
 
 
-class Denoiser(nn.Module):
-    """The official ``MLPDiffusion``: predicts the noise eps from (x_t, t).
+class MLP(nn.Module):
+    """``hidden_sizes`` PyTorch-initialized dense layers with ``activation`` after each, then a linear output."""
 
-    Three hidden ReLU layers of width ``hidden``; before each ReLU a learned per-layer embedding of t is added.
-    The official module (depth 4) also holds a fourth hidden layer that ``forward`` never uses; it is left out.
-    """
-
-    hidden: int
-    num_steps: int = 1000
-    num_hidden_layers: int = 3
+    hidden_sizes: Sequence[int]
+    out_dim: int
+    activation: Callable = nn.relu
 
     @nn.compact
-    def __call__(self, x, t):
-        out_dim = x.shape[-1]
-        for i in range(self.num_hidden_layers):
-            x = TorchDense(self.hidden, name=f"linear_{i}")(x)
-            x = x + nn.Embed(self.num_steps, self.hidden, embedding_init=nn.initializers.normal(1.0),
-                             name=f"t_embed_{i}")(t)
-            x = nn.relu(x)
-        return TorchDense(out_dim, name="out")(x)
+    def __call__(self, x):
+        for i, h in enumerate(self.hidden_sizes):
+            x = self.activation(TorchDense(h, name=f"hidden_{i}")(x))
+        return TorchDense(self.out_dim, name="out")(x)
 
 
 class Policy(nn.Module):

@@ -1,11 +1,12 @@
 """Training. ``make_train`` builds pure, jitted functions of a TrainState; ``train(config)`` drives them with I/O.
 
 All state is one pytree (:class:`TrainState`). Policy leaves carry a leading seed axis of ``num_seeds``; the
-diffusion leaves one of 1 (``dm.shared``, as in the paper) or ``num_seeds``. An epoch is a ``lax.scan`` over the
-shuffled batches, a chunk a ``lax.scan`` over epochs, and seeds are a ``jax.vmap``: a chunk of
-``log_every_epochs`` epochs for every seed is one compiled call, with no host round trip inside it. Randomness
-comes from per-stream keys folded with the epoch index, so a run split into chunks -- or interrupted and resumed
--- draws exactly the same numbers as one uninterrupted call.
+joint model's leaves one of 1 (a shared pretrained model, as in the paper) or ``num_seeds`` (one per seed, or
+trained online beside each policy, like the GAN). An epoch is a ``lax.scan`` over the shuffled batches, a chunk a
+``lax.scan`` over epochs, and seeds are a ``jax.vmap``: a chunk of ``log_every_epochs`` epochs for every seed is
+one compiled call, with no host round trip inside it. Randomness comes from per-stream keys folded with the epoch
+index, so a run split into chunks -- or interrupted and resumed -- draws exactly the same numbers as one
+uninterrupted call.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from flax import struct
 from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
+from dbc_jax import algos, joint_models
 from dbc_jax import configs as config_lib
-from dbc_jax import algos
-from dbc_jax.algos import dbc
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json
 from dbc_jax.data import Dataset, check_compatible, load_dataset
 from dbc_jax.envs import Task, get_task
@@ -35,30 +35,30 @@ from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
 
 # Independent random streams derived from the root key.
-_DM_INIT, _POLICY_INIT, _DM_EPOCHS, _POLICY_EPOCHS, _EVAL = range(5)
+_MODEL_INIT, _POLICY_INIT, _MODEL_EPOCHS, _POLICY_EPOCHS, _EVAL = range(5)
 
 
 @struct.dataclass
 class TrainState:
-    dm_params: Any  # [D, ...] denoiser parameters, D = 1 (shared) or num_seeds
-    dm_opt_state: Any
+    model: Any  # [M, ...] the joint model's ModelState (params, optimizer state); M = 1 (shared) or num_seeds
+    model_keys: jax.Array  # [M] key of each joint model's batch/noise stream
     policy_params: Any  # [S, ...]
     policy_opt_state: Any
-    dm_keys: jax.Array  # [D] key of each diffusion model's batch/noise stream
     policy_keys: jax.Array  # [S]
-    coeff_dm: jnp.ndarray  # [S] lambda per seed: replace it to sweep lambda in one vmapped program
-    dm_epoch: jnp.ndarray  # diffusion epochs done
+    coeff_model: jnp.ndarray  # [S] lambda per seed: replace it to sweep lambda in one vmapped program
+    model_epoch: jnp.ndarray  # joint-model pretraining epochs done
     policy_epoch: jnp.ndarray  # policy epochs done
 
 
 class TrainFns(NamedTuple):
     init: Callable  # key -> TrainState
-    dm_epochs: Callable  # (state, n) -> (state, info {name: [D, n]})
+    model_epochs: Callable  # (state, n) -> (state, info {name: [M, n]}): joint-model pretraining
     policy_epochs: Callable  # (state, n) -> (state, info {name: [S, n]})
-    run: Callable  # key -> (state, dm_info, policy_info): the whole training, pure
+    run: Callable  # key -> (state, model_info, policy_info): the whole training, pure
     agent: Any  # the algorithm's static parts (dbc.Agent, dp.Agent, ...)
+    model: joint_models.JointModel | None  # DBC's joint model (None: BC, DP, IBC)
     act: Callable  # (params, obs, key) -> actions, normalized; for one seed
-    updates_per_epoch: dict  # {"dm": int, "policy": int}
+    updates_per_epoch: dict  # {"model": int, "policy": int}
     action_bounds: tuple  # (low, high) of the normalized actions, as lists (saved with checkpoints)
 
 
@@ -85,107 +85,115 @@ def make_train(config: ConfigDict, obs: np.ndarray, actions: np.ndarray, action_
     """
     config = config_lib.resolve(config)
     obs, actions = jnp.asarray(obs, jnp.float32), jnp.asarray(actions, jnp.float32)
+    pairs = jnp.concatenate([obs, actions], -1)
     num_items, obs_dim = obs.shape
     act_dim = actions.shape[1]
     if action_bounds is None:
         action_bounds = (actions.min(0), actions.max(0))
     action_bounds = tuple(np.asarray(b, np.float32) for b in action_bounds)
     algo = algos.get(config.algo)
-    agent = algo.make_agent(config, obs_dim, act_dim, action_bounds)
     num_seeds = config.num_seeds
-    num_dms = 1 if config.dm.shared else num_seeds
-    use_dm = config_lib.uses_diffusion(config)
-    dm_cfg, pol_cfg = config.dm, config.policy
-    dm_updates = num_items // dm_cfg.batch_size
+    model_cfg = config[config.model]
+    model = (joint_models.make(config.model, model_cfg, obs_dim, act_dim, action_bounds)
+             if config_lib.uses_joint_model(config) else None)
+    agent = algo.make_agent(config, obs_dim, act_dim, action_bounds, **({"model": model} if model else {}))
+    online = model is not None and model.online_step is not None
+    num_models = num_seeds if online or (model and not model_cfg.shared) else 1
+    pol_cfg = config.policy
+    model_updates = num_items // model_cfg.batch_size if config_lib.pretrains_model(config) else 0
     pol_updates = num_items // pol_cfg.batch_size
 
-    dm_tx = optax.chain(optax.clip_by_global_norm(dm_cfg.grad_clip), optax.adam(dm_cfg.lr))
     lr_schedule = optax.linear_schedule(pol_cfg.lr, 0.0, max(1, pol_cfg.epochs * pol_updates))
     pol_tx = optax.chain(optax.clip_by_global_norm(pol_cfg.grad_clip),
                          optax.adam(lr_schedule, eps=pol_cfg.adam_eps))
 
     def init(key) -> TrainState:
-        dm_init_keys = jax.random.split(jax.random.fold_in(key, _DM_INIT), num_dms)
+        model_init_keys = jax.random.split(jax.random.fold_in(key, _MODEL_INIT), num_models)
         pol_init_keys = jax.random.split(jax.random.fold_in(key, _POLICY_INIT), num_seeds)
-        if hasattr(algo, "init_denoiser"):
-            dm_params = jax.vmap(lambda k: algo.init_denoiser(agent, k, obs_dim + act_dim))(dm_init_keys)
-        else:  # no diffusion model over (s, a): a placeholder keeps one TrainState layout for every algorithm
-            dm_params = jnp.zeros((num_dms,))
+        # Without a joint model a placeholder keeps one TrainState layout for every algorithm.
+        model_state = jax.vmap(model.init)(model_init_keys) if model else jnp.zeros((num_models,))
         pol_params = jax.vmap(lambda k: algo.init_policy(agent, k, obs_dim))(pol_init_keys)
         return TrainState(
-            dm_params=dm_params,
-            dm_opt_state=jax.vmap(dm_tx.init)(dm_params),
+            model=model_state,
+            model_keys=jax.random.split(jax.random.fold_in(key, _MODEL_EPOCHS), num_models),
             policy_params=pol_params,
             policy_opt_state=jax.vmap(pol_tx.init)(pol_params),
-            dm_keys=jax.random.split(jax.random.fold_in(key, _DM_EPOCHS), num_dms),
             policy_keys=jax.random.split(jax.random.fold_in(key, _POLICY_EPOCHS), num_seeds),
-            coeff_dm=jnp.full((num_seeds,), pol_cfg.coeff_dm, jnp.float32),
-            dm_epoch=jnp.zeros((), jnp.int32),
+            coeff_model=jnp.full((num_seeds,), model_cfg.coeff, jnp.float32),
+            model_epoch=jnp.zeros((), jnp.int32),
             policy_epoch=jnp.zeros((), jnp.int32),
         )
 
-    def dm_epoch(carry, key):
+    def model_epoch(model_state, key):
         perm_key, step_key = jax.random.split(key)
-        batches = _epoch_batches(perm_key, num_items, dm_cfg.batch_size)
+        batches = _epoch_batches(perm_key, num_items, model_cfg.batch_size)
 
-        def step(carry, xs):
-            params, opt_state = carry
+        def step(model_state, xs):
             idx, k = xs
-            grad_fn = jax.value_and_grad(functools.partial(dbc.denoiser_loss, agent), has_aux=True)
-            (_, info), grads = grad_fn(params, obs[idx], actions[idx], k)
-            updates, opt_state = dm_tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), info
+            return model.pretrain_step(model_state, pairs[idx], k)
 
-        carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))
-        return carry, jax.tree.map(jnp.mean, infos)
+        model_state, infos = jax.lax.scan(step, model_state, (batches, jax.random.split(step_key, len(batches))))
+        return model_state, jax.tree.map(jnp.mean, infos)
 
-    def policy_epoch(carry, key, dm_params, coeff_dm):
+    def policy_epoch(carry, key, frozen_model, coeff_model):
         perm_key, step_key = jax.random.split(key)
         batches = _epoch_batches(perm_key, num_items, pol_cfg.batch_size)
-        coeff = coeff_dm if use_dm else 0.0  # a Python 0 tells the loss to skip the DM (BC)
-        loss_fn = algo.make_policy_loss(agent, config, coeff)
 
         def step(carry, xs):
-            params, opt_state = carry
+            params, opt_state, model_state = carry
             idx, k = xs
-            (_, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, dm_params, obs[idx], actions[idx], k)
+            o, a = obs[idx], actions[idx]
+            info = {}
+            if online:  # the model first takes its step against the current policy's pairs
+                x_agent = jnp.concatenate([o, jax.lax.stop_gradient(algo.act(agent, params, o))], -1)
+                model_state, info = model.online_step(model_state, pairs[idx], x_agent, jax.random.fold_in(k, 1))
+            guide = {"model_params": (model_state if online else frozen_model).params,
+                     "coeff_model": coeff_model} if model else {}
+            (_, pol_info), grads = jax.value_and_grad(
+                functools.partial(algo.policy_loss, agent), has_aux=True)(params, o, a, k, **guide)
             updates, opt_state = pol_tx.update(grads, opt_state, params)
+            info.update(pol_info)
             info["policy/grad_norm"] = optax.tree.norm(grads)
-            return (optax.apply_updates(params, updates), opt_state), info
+            return (optax.apply_updates(params, updates), opt_state, model_state), info
 
         carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))
         return carry, jax.tree.map(jnp.mean, infos)
 
     @functools.partial(jax.jit, static_argnums=1)
-    def dm_epochs(state: TrainState, n: int):
-        def one_model(params, opt_state, stream_key):
-            return _scan_epochs(dm_epoch, (params, opt_state), stream_key, state.dm_epoch, n)
+    def model_epochs(state: TrainState, n: int):
+        def one_model(model_state, stream_key):
+            return _scan_epochs(model_epoch, model_state, stream_key, state.model_epoch, n)
 
-        (params, opt_state), info = jax.vmap(one_model)(state.dm_params, state.dm_opt_state, state.dm_keys)
-        return state.replace(dm_params=params, dm_opt_state=opt_state, dm_epoch=state.dm_epoch + n), info
+        model_state, info = jax.vmap(one_model)(state.model, state.model_keys)
+        return state.replace(model=model_state, model_epoch=state.model_epoch + n), info
 
     @functools.partial(jax.jit, static_argnums=1)
     def policy_epochs(state: TrainState, n: int):
-        dm_params = jax.tree.map(lambda x: x[0], state.dm_params) if config.dm.shared else state.dm_params
+        # A frozen shared model is one for all seeds; an online or per-seed one is vmapped (and, online, carried).
+        per_seed = num_models == num_seeds and model is not None
+        model_state = state.model if per_seed else jax.tree.map(lambda x: x[0], state.model)
 
-        def one_seed(params, opt_state, stream_key, dm_params, coeff_dm):
-            epoch_fn = functools.partial(policy_epoch, dm_params=dm_params, coeff_dm=coeff_dm)
-            return _scan_epochs(epoch_fn, (params, opt_state), stream_key, state.policy_epoch, n)
+        def one_seed(params, opt_state, stream_key, model_state, coeff_model):
+            frozen, carried = (None, model_state) if online else (model_state, None)
+            epoch_fn = functools.partial(policy_epoch, frozen_model=frozen, coeff_model=coeff_model)
+            return _scan_epochs(epoch_fn, (params, opt_state, carried), stream_key, state.policy_epoch, n)
 
-        dm_axis = None if config.dm.shared else 0
-        (params, opt_state), info = jax.vmap(one_seed, in_axes=(0, 0, 0, dm_axis, 0))(
-            state.policy_params, state.policy_opt_state, state.policy_keys, dm_params, state.coeff_dm)
+        (params, opt_state, carried), info = jax.vmap(one_seed, in_axes=(0, 0, 0, 0 if per_seed else None, 0))(
+            state.policy_params, state.policy_opt_state, state.policy_keys, model_state, state.coeff_model)
+        state = state.replace(model=carried) if online else state
         return state.replace(policy_params=params, policy_opt_state=opt_state,
                              policy_epoch=state.policy_epoch + n), info
 
     def run(key):
         state = init(key)
-        state, dm_info = dm_epochs(state, dm_cfg.epochs) if use_dm and dm_cfg.epochs else (state, {})
+        epochs = config_lib.pretrain_epochs(config)
+        state, model_info = model_epochs(state, epochs) if epochs else (state, {})
         state, pol_info = policy_epochs(state, pol_cfg.epochs)
-        return state, dm_info, pol_info
+        return state, model_info, pol_info
 
-    return TrainFns(init=init, dm_epochs=dm_epochs, policy_epochs=policy_epochs, run=run, agent=agent,
-                    act=functools.partial(algo.act, agent), updates_per_epoch={"dm": dm_updates, "policy": pol_updates},
+    return TrainFns(init=init, model_epochs=model_epochs, policy_epochs=policy_epochs, run=run, agent=agent,
+                    model=model, act=functools.partial(algo.act, agent),
+                    updates_per_epoch={"model": model_updates, "policy": pol_updates},
                     action_bounds=tuple(b.tolist() for b in action_bounds))
 
 
@@ -272,8 +280,9 @@ def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Da
         if dataset is None or stale:
             print(f"Generating {config.data.num_episodes} {config.env_name} demos with the expert into {path}.")
             dataset = load_dataset(make_demos(config, path, progress))
-    check_compatible(dataset, task.obs_dim, task.act_dim, max(config.dm.batch_size, config.policy.batch_size),
-                     config.env_name)
+    batch_sizes = [config.policy.batch_size] + ([config[config.model].batch_size]
+                                                if config_lib.pretrains_model(config) else [])
+    check_compatible(dataset, task.obs_dim, task.act_dim, max(batch_sizes), config.env_name)
     return dataset
 
 
@@ -289,9 +298,9 @@ class MetricsLog:
         with open(self.path) as f:
             return [json.loads(line) for line in f if line.strip()]
 
-    def truncate(self, dm_epoch: int, policy_epoch: int) -> None:
+    def truncate(self, model_epoch: int, policy_epoch: int) -> None:
         keep = [r for r in self.records()
-                if r["epoch"] <= (dm_epoch if r["phase"] == "dm" else policy_epoch)]
+                if r["epoch"] <= (model_epoch if r["phase"] == "model" else policy_epoch)]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def append(self, records: list[dict]) -> None:
@@ -324,11 +333,20 @@ def _eval_key(config: ConfigDict, policy_epoch: int) -> jax.Array:
 
 
 def _state_meta(state: TrainState, config: ConfigDict, fns: TrainFns) -> dict:
-    return {"dm_epoch": int(state.dm_epoch), "policy_epoch": int(state.policy_epoch), "config": config.to_dict(),
-            "action_bounds": list(fns.action_bounds)}
+    return {"model_epoch": int(state.model_epoch), "policy_epoch": int(state.policy_epoch),
+            "config": config.to_dict(), "action_bounds": list(fns.action_bounds)}
 
 
-_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "dm", "policy", "dp", "ibc")
+_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "model", *joint_models.MODEL_NAMES,
+                    "policy", "dp", "ibc")
+
+
+def _check_checkpoint_layout(meta: dict, workdir: str) -> None:
+    """Refuse to resume a checkpoint written before the joint-model component (its state has other fields)."""
+    if "dm_epoch" in meta:
+        raise ValueError(f"{workdir} was written by an earlier dbc_jax (checkpoints before the joint-model "
+                         "component): it can still be evaluated (make eval), not resumed; pass another "
+                         "--config.workdir to train again")
 
 
 def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
@@ -340,7 +358,7 @@ def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
 
 
 def train(config: ConfigDict, progress: bool = True) -> Results:
-    """Train ``config.num_seeds`` policies (and the diffusion model), evaluate, and return :class:`Results`.
+    """Train ``config.num_seeds`` policies (and DBC's joint model), evaluate, and return :class:`Results`.
 
     An existing ``config.workdir`` with checkpoints is resumed from its latest one.
     """
@@ -360,33 +378,35 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     fns = make_train(config, normalizer.normalize_obs(dataset.obs), normalizer.normalize_actions(dataset.actions))
     state = fns.init(jax.random.PRNGKey(config.seed))
     if ckpt.latest_step() is not None:
+        _check_checkpoint_layout(ckpt.read_meta(ckpt.latest_step()), workdir)
         _check_same_run(config, read_json(paths["config"]), workdir)
         state, saved_normalizer, meta = ckpt.restore(ckpt.latest_step(), state, normalizer)
         if not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(saved_normalizer), jax.tree.leaves(normalizer))):
             raise ValueError(f"{workdir}: the dataset's normalization differs from the checkpoint's "
                              f"({config.data.path or default_data_path(config)} changed since training)")
-        log.truncate(meta["dm_epoch"], meta["policy_epoch"])
-        print(f"Resuming {workdir} at diffusion epoch {meta['dm_epoch']}, policy epoch {meta['policy_epoch']}.")
+        log.truncate(meta["model_epoch"], meta["policy_epoch"])
+        print(f"Resuming {workdir} at {config.model} epoch {meta['model_epoch']}, "
+              f"policy epoch {meta['policy_epoch']}.")
     else:
         atomic_write_text(paths["config"], config.to_json(indent=2))
         log.truncate(0, 0)
 
     timings = {}
-    # Phase 1: diffusion pretraining (skipped by BC).
-    dm_total = config.dm.epochs if config_lib.uses_diffusion(config) else 0
+    # Phase 1: joint-model pretraining (none for BC, DP, IBC or the online GAN).
+    model_total = config_lib.pretrain_epochs(config)
     t0 = time.perf_counter()
-    with tqdm(total=dm_total, initial=int(state.dm_epoch), desc="diffusion", unit="ep",
-              disable=not progress or dm_total == 0) as bar:
-        while int(state.dm_epoch) < dm_total:
-            first = int(state.dm_epoch)
-            n = min(config.dm.log_every_epochs, dm_total - first)
-            state, info = fns.dm_epochs(state, n)
-            records = _chunk_records("dm", info, first, fns.updates_per_epoch["dm"])
+    with tqdm(total=model_total, initial=int(state.model_epoch), desc=config.model, unit="ep",
+              disable=not progress or model_total == 0) as bar:
+        while int(state.model_epoch) < model_total:
+            first = int(state.model_epoch)
+            n = min(config[config.model].log_every_epochs, model_total - first)
+            state, info = fns.model_epochs(state, n)
+            records = _chunk_records("model", info, first, fns.updates_per_epoch["model"])
             ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config, fns))
             log.append(records)
             bar.update(n)
-            bar.set_postfix(loss=f"{records[-1]['dm/loss']:.4f}")
-    timings["diffusion_s"] = time.perf_counter() - t0
+            bar.set_postfix(loss=f"{records[-1]['model/loss']:.4f}")
+    timings["model_s"] = time.perf_counter() - t0
 
     # Phase 2: the policies, with periodic evaluation.
     evaluator = _make_evaluator(config, fns, normalizer)
@@ -410,7 +430,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
                 records.append({"phase": "eval", "epoch": epoch, "update": epoch * fns.updates_per_epoch["policy"],
                                 **evaluation.to_dict()})
                 postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
-            ckpt.save(int(state.dm_epoch) + epoch, state, normalizer, _state_meta(state, config, fns))
+            ckpt.save(int(state.model_epoch) + epoch, state, normalizer, _state_meta(state, config, fns))
             log.append(records)
             bar.update(n)
             bar.set_postfix(postfix)
@@ -454,7 +474,7 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
     config_path = os.path.join(workdir, "config.json")
     if not os.path.exists(config_path):
         raise ValueError(f"{workdir}: no config.json (not a dbc_jax workdir)")
-    config = ConfigDict(read_json(config_path))
+    config = ConfigDict(config_lib.upgrade(read_json(config_path)))
     apply_sampler_overrides(config, sampler)
     ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
     step = ckpt.latest_step()
@@ -462,14 +482,32 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
         raise ValueError(f"{workdir}: no checkpoint to evaluate")
     task = get_task(config.env_name)
     zeros = np.zeros((2 * config.policy.batch_size, task.obs_dim), np.float32)
-    bounds = ckpt.read_meta(step).get("action_bounds")  # absent in checkpoints older than DP/IBC: DBC needs none
+    meta = ckpt.read_meta(step)
+    bounds = meta.get("action_bounds")  # absent in checkpoints older than DP/IBC: DBC needs none
     fns = make_train(config, zeros, np.zeros((len(zeros), task.act_dim), np.float32), bounds)
-    template = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
-    norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
-                                 for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)))
-    state, normalizer, _ = ckpt.restore(step, template, norm_template)
+    if "dm_epoch" in meta:
+        state, normalizer = _restore_before_joint_models(ckpt, step, fns)
+    else:
+        template = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
+        norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
+                                     for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)))
+        state, normalizer, _ = ckpt.restore(step, template, norm_template)
     ckpt.close()
     return config, state, normalizer, fns
+
+
+def _restore_before_joint_models(ckpt: Checkpoints, step: int, fns: TrainFns):
+    """A checkpoint written before the joint-model component (state fields ``dm_params``, ``dm_epoch``, ...), read
+    by name: policies, diffusion parameters, epochs and normalizer. Optimizer states start afresh (such a run is
+    evaluated, never resumed: :func:`_check_checkpoint_layout`)."""
+    tree, _ = ckpt.restore_tree(step, None)
+    saved = tree["state"]
+    state = fns.init(jax.random.PRNGKey(0))
+    if fns.model is not None:
+        state = state.replace(model=state.model.replace(params=saved["dm_params"]))
+    state = state.replace(policy_params=saved["policy_params"], model_epoch=jnp.asarray(saved["dm_epoch"]),
+                          policy_epoch=jnp.asarray(saved["policy_epoch"]))
+    return state, Normalizer(**tree["normalizer"])
 
 
 def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dict | None = None,
@@ -497,25 +535,26 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
 
 
 def plot_learning_curve(records: list[dict], metric: str, path: str) -> None:
-    """Diffusion loss, policy losses and evaluation metric against updates, written atomically as PNG."""
+    """Joint-model loss, policy losses and evaluation metric against updates, written atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dm = [r for r in records if r["phase"] == "dm"]
+    pretrain = [r for r in records if r["phase"] == "model"]
     pol = [r for r in records if r["phase"] == "policy"]
     ev = [r for r in records if r["phase"] == "eval"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    if dm:
-        axes[0].plot([r["update"] for r in dm], [r["dm/loss"] for r in dm])
-    axes[0].set(title="diffusion pretraining", xlabel="update", ylabel="eps-loss", yscale="log")
+    if pretrain:
+        axes[0].plot([r["update"] for r in pretrain], [r["model/loss"] for r in pretrain])
+    axes[0].set(title="joint-model pretraining", xlabel="update", ylabel="loss",
+                yscale="log" if all(r["model/loss"] > 0 for r in pretrain) else "linear")
     if pol:
         x = [r["update"] for r in pol]
-        # The algorithm's own terms (DBC: bc/mse, dm/hinge; DP: dp/loss; IBC: ibc/infonce).
-        for name in ("bc/mse", "dm/hinge", "dp/loss", "ibc/infonce"):
+        # The algorithm's own terms (DBC: bc/mse, model/term; DP: dp/loss; IBC: ibc/infonce).
+        for name in ("bc/mse", "model/term", "dp/loss", "ibc/infonce"):
             if name in pol[0]:
-                axes[1].plot(x, [r[name] for r in pol], label=name)
+                axes[1].plot(x, [max(r[name], 1e-12) for r in pol], label=name)
         axes[1].legend()
     axes[1].set(title="policy (mean over seeds)", xlabel="update", yscale="log")
     if ev:

@@ -41,7 +41,7 @@ def bench(task: str, preset: str, algo: str, batch: int, calls: int) -> dict:
     config.algo, config.num_seeds = algo, 1
     spec = dbc_jax.envs.get_task(task)
     rng = np.random.default_rng(0)
-    n = 2 * max(config.policy.batch_size, config.dm.batch_size)
+    n = 2 * max(config.policy.batch_size, config.diffusion.batch_size)
     fns = make_train(config, rng.standard_normal((n, spec.obs_dim)).astype(np.float32),
                      rng.standard_normal((n, spec.act_dim)).astype(np.float32))
     params = jax.tree.map(lambda x: x[0], fns.init(jax.random.PRNGKey(0)).policy_params)

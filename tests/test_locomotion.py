@@ -135,7 +135,7 @@ def test_bc_gets_its_own_learning_rate_from_algo_overrides():
     assert resolve(config).policy.lr == 2e-4
     config.algo = "bc"
     bc = resolve(config)
-    assert bc.policy.lr == 1e-4 and bc.policy.coeff_dm == 0.0
+    assert bc.policy.lr == 1e-4 and bc.diffusion.coeff == 0.0
     config.algo_overrides.bc.policy.lrr = 1.0
     with pytest.raises(ValueError, match=r"config.algo_overrides.bc.policy.lrr: no such config field"):
         resolve(config)

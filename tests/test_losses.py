@@ -1,4 +1,5 @@
-"""The DBC loss: hinge at zero, gradient to the policy only, shared noise and t, BC = lambda 0."""
+"""DBC's policy loss over a joint model: hinge at zero, gradient to the policy only, one key for both pairs,
+BC without a model; for every joint model."""
 
 import flax.linen as nn
 import jax
@@ -6,9 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dbc_jax import diffusion
+import dbc_jax
+from dbc_jax import diffusion, joint_models
 from dbc_jax.algos import dbc
-from dbc_jax.networks import Denoiser
+from dbc_jax.joint_models.diffusion import Denoiser
+from dbc_jax.networks import Policy
 
 B, OBS, ACT = 8, 6, 2
 
@@ -21,29 +24,60 @@ class TableActions(nn.Module):
         return self.param("actions", nn.initializers.zeros, (B, ACT))
 
 
-@pytest.fixture
-def setup():
-    agent = dbc.Agent(policy=TableActions(), denoiser=Denoiser(hidden=16), schedule=diffusion.sigmoid_schedule())
+def make_setup(name, term="hinge"):
+    section = dbc_jax.get_config("maze", "smoke")[name]
+    section.term = term
     k = jax.random.split(jax.random.PRNGKey(0), 4)
     obs, actions = jax.random.normal(k[0], (B, OBS)), jax.random.normal(k[1], (B, ACT))
-    dm_params = dbc.init_denoiser(agent, k[2], OBS + ACT)
-    return agent, obs, actions, dm_params, k[3]
+    model = joint_models.make(name, section, OBS, ACT, (-2 * jnp.ones(ACT), 2 * jnp.ones(ACT)))
+    agent = dbc.Agent(policy=TableActions(), model=model, coeff_bc=1.0, term=term)
+    return agent, obs, actions, model.init(k[2]).params, k[3]
+
+
+@pytest.fixture
+def setup():
+    return make_setup("diffusion")
 
 
 def with_actions(a):
     return {"params": {"actions": a}}
 
 
-def loss(agent, pol, dm, obs, actions, key, coeff_dm=30.0):
-    return dbc.policy_loss(agent, pol, dm, obs, actions, key, coeff_bc=1.0, coeff_dm=coeff_dm)
+def loss(agent, pol, model_params, obs, actions, key, coeff=30.0):
+    return dbc.policy_loss(agent, pol, obs, actions, key, model_params=model_params, coeff_model=coeff)
 
 
-def test_policy_equal_to_expert_gives_zero_loss_exactly(setup):
-    """Same noise and same t for both terms: identical pairs give identical diffusion losses."""
-    agent, obs, actions, dm, key = setup
-    total, info = loss(agent, with_actions(actions), dm, obs, actions, key)
-    assert float(info["dm/agent"]) == float(info["dm/expert"]) > 0
-    assert float(info["dm/hinge"]) == 0.0 and float(total) == 0.0
+@pytest.mark.parametrize("name", joint_models.MODEL_NAMES)
+def test_policy_equal_to_expert_gives_zero_loss_and_zero_gradient_exactly(name):
+    """One key for both pairs: identical pairs give identical proxy losses, so the hinge (and BC) are exactly 0."""
+    agent, obs, actions, params, key = make_setup(name)
+    (total, info), grads = jax.value_and_grad(
+        lambda p: loss(agent, p, params, obs, actions, key), has_aux=True)(with_actions(actions))
+    assert float(info["model/agent"]) == float(info["model/expert"])
+    assert float(info["model/term"]) == 0.0 and float(total) == 0.0
+    assert float(jnp.abs(grads["params"]["actions"]).max()) == 0.0
+
+
+@pytest.mark.parametrize("name", joint_models.MODEL_NAMES)
+def test_gradient_reaches_the_policy_only(name):
+    agent, obs, actions, params, key = make_setup(name, term="abs")  # abs: nonzero for any pair that differs
+    pol = with_actions(actions + 1.0)
+    g_model = jax.grad(lambda d: loss(agent, pol, d, obs, actions, key)[0])(params)
+    assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g_model)) == 0.0
+    bc_only = jax.grad(lambda p: loss(agent, p, params, obs, actions, key, coeff=0.0)[0])(pol)
+    full = jax.grad(lambda p: loss(agent, p, params, obs, actions, key)[0])(pol)
+    diff = full["params"]["actions"] - bc_only["params"]["actions"]
+    assert float(jnp.abs(diff).max()) > 1e-4  # the model's term moves the policy
+
+
+def test_terms():
+    la, le = jnp.array([3.0, 1.0]), jnp.array([1.0, 2.0])
+    assert float(joint_models.model_term("hinge", la, le)) == 0.5  # relu(2 - 1.5)
+    assert float(joint_models.model_term("hinge", le, la)) == 0.0
+    assert float(joint_models.model_term("agent", la, le)) == 2.0
+    assert float(joint_models.model_term("abs", la, le)) == 1.5  # pair by pair: (2 + 1) / 2
+    with pytest.raises(ValueError, match="model term: expected one of"):
+        joint_models.model_term("square", la, le)
 
 
 def test_diffusion_terms_use_one_draw_of_noise_and_t(setup):
@@ -53,9 +87,9 @@ def test_diffusion_terms_use_one_draw_of_noise_and_t(setup):
     t_key, noise_key = jax.random.split(key)
     t = diffusion.antithetic_timesteps(t_key, B, 1000)
     noise = jax.random.normal(noise_key, (B, OBS + ACT))
-    eps = lambda x, t: agent.denoiser.apply(dm, x, t)  # noqa: E731
-    for name, a in (("dm/agent", pred), ("dm/expert", actions)):
-        expected = diffusion.eps_loss(eps, agent.schedule, jnp.concatenate([obs, a], -1), t, noise)
+    eps = lambda x, t: Denoiser(hidden=32).apply(dm, x, t)  # noqa: E731
+    for name, a in (("model/agent", pred), ("model/expert", actions)):
+        expected = diffusion.eps_loss(eps, diffusion.sigmoid_schedule(), jnp.concatenate([obs, a], -1), t, noise)
         np.testing.assert_allclose(info[name], expected, rtol=1e-6)
 
 
@@ -65,36 +99,28 @@ def test_hinge_is_zero_with_zero_gradient_when_agent_beats_expert(setup):
     for i in range(200):
         pred = actions + 0.3 * jax.random.normal(jax.random.PRNGKey(i), actions.shape)
         _, info = loss(agent, with_actions(pred), dm, obs, actions, key)
-        if info["dm/agent"] < info["dm/expert"]:
+        if info["model/agent"] < info["model/expert"]:
             break
     else:
         pytest.fail("no perturbation with a lower diffusion loss found")
-    assert float(info["dm/hinge"]) == 0.0
-    def dm_only(p):
+    assert float(info["model/term"]) == 0.0
+
+    def model_only(p):
         total, info = loss(agent, p, dm, obs, actions, key)
         return total - info["bc/mse"]
 
-    grads = jax.grad(dm_only)(with_actions(pred))
+    grads = jax.grad(model_only)(with_actions(pred))
     np.testing.assert_allclose(grads["params"]["actions"], 0.0, atol=1e-7)
 
 
-def test_gradient_reaches_the_policy_only(setup):
-    agent, obs, actions, dm, key = setup
-    pol = with_actions(actions + 1.0)
-    g_dm = jax.grad(lambda d: loss(agent, pol, d, obs, actions, key)[0])(dm)
-    assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g_dm)) == 0.0
-    bc_only = jax.grad(lambda p: loss(agent, p, dm, obs, actions, key, coeff_dm=0.0)[0])(pol)
-    full = jax.grad(lambda p: loss(agent, p, dm, obs, actions, key)[0])(pol)
-    diff = full["params"]["actions"] - bc_only["params"]["actions"]
-    assert float(jnp.abs(diff).max()) > 1e-4  # the diffusion term moves the policy
-
-
-def test_bc_is_dbc_with_lambda_zero(setup):
-    agent, obs, actions, dm, key = setup
+def test_bc_has_no_joint_model():
+    agent = dbc.Agent(policy=TableActions(), model=None, coeff_bc=1.0, term="hinge")
+    obs, actions = jnp.zeros((B, OBS)), jnp.ones((B, ACT))
     pred = actions + 0.2
-    total, info = loss(agent, with_actions(pred), dm, obs, actions, key, coeff_dm=0.0)
+    total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0))
     np.testing.assert_allclose(total, jnp.mean((pred - actions) ** 2), rtol=1e-6)
-    assert "dm/agent" not in info  # the diffusion model is not evaluated for BC
+    assert "model/agent" not in info  # no joint model is evaluated for BC
+    assert isinstance(dbc.make_agent(dbc_jax.get_config("maze"), OBS, ACT).policy, Policy)
 
 
 def test_denoiser_has_three_hidden_layers_with_per_layer_time_embeddings():

@@ -53,9 +53,9 @@ def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
     for key in ("config", "metrics", "learning_curve", "results"):
         assert os.path.exists(r.paths[key]), key
     records = [json.loads(line) for line in open(r.paths["metrics"])]
-    assert [x["epoch"] for x in records if x["phase"] == "dm"] == [1, 2, 3, 4]
+    assert [x["epoch"] for x in records if x["phase"] == "model"] == [1, 2, 3, 4]
     assert [x["epoch"] for x in records if x["phase"] == "eval"] == [2, 4]
-    assert all("bc/mse" in x and "dm/hinge" in x for x in records if x["phase"] == "policy")
+    assert all("bc/mse" in x and "model/term" in x for x in records if x["phase"] == "policy")
     # Each success rate is a count over exactly eval.num_episodes = 4 episodes.
     np.testing.assert_allclose(r.per_seed * 4 / 100, np.round(r.per_seed * 4 / 100))
     # make eval on the saved run reproduces the final evaluation.
@@ -69,7 +69,7 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
     ckpt = Checkpoints(full.workdir)
     steps = ckpt.all_steps()
     ckpt.close()
-    assert steps == [2, 4, 6, 8]  # epochs done: dm 2, dm 4, dm 4 + policy 2, dm 4 + policy 4
+    assert steps == [2, 4, 6, 8]  # epochs done: model 2, model 4, model 4 + policy 2, model 4 + policy 4
     # Interrupted runs: copy an early checkpoint into a fresh workdir (in each phase), resume it there.
     for step in (2, 6):
         resumed_dir = tmp_path / f"resumed_{step}"
@@ -96,9 +96,9 @@ def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demo
 def test_bc_skips_diffusion_pretraining(tmp_path, demos):
     r = run(tmp_path, demos, "bc", algo="bc")
     records = [json.loads(line) for line in open(r.paths["metrics"])]
-    assert not [x for x in records if x["phase"] == "dm"]
-    assert all("dm/hinge" not in x for x in records if x["phase"] == "policy")
-    assert r.config.policy.coeff_dm == 0.0
+    assert not [x for x in records if x["phase"] == "model"]
+    assert all("model/term" not in x for x in records if x["phase"] == "policy")
+    assert r.config.diffusion.coeff == 0.0
 
 
 def test_config_errors_name_the_field(tmp_path):
@@ -131,8 +131,8 @@ def test_lambda_per_seed_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
     obs, actions = n.normalize_obs(d.obs), n.normalize_actions(d.actions)
     dbc_fns = dbc_jax.make_train(tiny_config(tmp_path), obs, actions)
     state = dbc_fns.init(jax.random.PRNGKey(1))
-    state, _ = dbc_fns.dm_epochs(state, 2)
-    state = state.replace(coeff_dm=jax.numpy.array([0.0, 30.0, 30.0]))
+    state, _ = dbc_fns.model_epochs(state, 2)
+    state = state.replace(coeff_model=jax.numpy.array([0.0, 30.0, 30.0]))
     swept, _ = dbc_fns.policy_epochs(state, 2)
     bc_fns = dbc_jax.make_train(tiny_config(tmp_path, algo="bc"), obs, actions)
     bc, _ = bc_fns.policy_epochs(bc_fns.init(jax.random.PRNGKey(1)), 2)
@@ -167,12 +167,12 @@ def test_one_diffusion_model_per_seed_option(tmp_path, demos):
 
     d = load_dataset(demos)
     n = Normalizer.from_data(d.obs, d.actions)
-    fns = dbc_jax.make_train(tiny_config(tmp_path, dm__shared=False), n.normalize_obs(d.obs),
+    fns = dbc_jax.make_train(tiny_config(tmp_path, diffusion__shared=False), n.normalize_obs(d.obs),
                              n.normalize_actions(d.actions))
-    state, _ = fns.dm_epochs(fns.init(jax.random.PRNGKey(1)), 1)
-    kernels = np.asarray(state.dm_params["params"]["out"]["kernel"])
+    state, _ = fns.model_epochs(fns.init(jax.random.PRNGKey(1)), 1)
+    kernels = np.asarray(state.model.params["params"]["out"]["kernel"])
     assert kernels.shape[0] == 3 and not np.array_equal(kernels[0], kernels[1])  # three different models
     state, info = fns.policy_epochs(state, 1)
-    assert np.asarray(info["dm/agent"]).shape == (3, 1)
+    assert np.asarray(info["model/agent"]).shape == (3, 1)
     shared = dbc_jax.make_train(tiny_config(tmp_path), n.normalize_obs(d.obs), n.normalize_actions(d.actions))
-    assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1)).dm_params)[0].shape[0] == 1
+    assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1)).model)[0].shape[0] == 1

@@ -2,17 +2,18 @@
 
     make_agent(config, obs_dim, act_dim, action_bounds) -> Agent   static parts (modules, schedules, constants)
     init_policy(agent, key, obs_dim) -> params
-    make_policy_loss(agent, config, coeff_dm) -> (params, dm_params, obs, actions, key) -> (loss, info)
+    policy_loss(agent, params, obs, actions, key) -> (loss, info)
     act(agent, params, obs, key) -> actions                         normalized obs in, normalized actions out
 
-``action_bounds`` is the (low, high) range of the dataset's normalized actions. Only DBC pretrains a diffusion
-model over (s, a) (``init_denoiser`` / ``denoiser_loss``); the others get a placeholder for ``dm_params``.
-Every ``info`` holds ``loss/total`` plus namespaced terms (``bc/mse``, ``dm/hinge``, ``dp/loss``, ``ibc/infonce``).
+``action_bounds`` is the (low, high) range of the dataset's normalized actions. DBC alone uses a joint model of
+(s, a) (``dbc_jax/joint_models/``): the trainer builds it and passes it to ``dbc.make_agent(..., model=)``, and
+its ``policy_loss`` takes the model's parameters and λ as well. Every ``info`` holds ``loss/total`` plus
+namespaced terms (``bc/mse``, ``model/term``, ``dp/loss``, ``ibc/infonce``).
 """
 
 from dbc_jax.algos import dbc, dp, ibc
 
-ALGORITHMS = {"dbc": dbc, "bc": dbc, "dp": dp, "ibc": ibc}  # BC is DBC with coeff_dm = 0
+ALGORITHMS = {"dbc": dbc, "bc": dbc, "dp": dp, "ibc": ibc}  # BC is DBC without a joint model (λ = 0)
 
 
 def get(name: str):

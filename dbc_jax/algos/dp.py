@@ -84,12 +84,6 @@ def policy_loss(agent: Agent, params, obs, actions, key):
     return loss, {"dp/loss": loss, "loss/total": loss}
 
 
-def make_policy_loss(agent: Agent, config: ConfigDict, coeff_dm):
-    """``(params, dm_params, obs, actions, key) -> (loss, info)``; DP has no pretrained diffusion model."""
-    del config, coeff_dm
-    return lambda params, dm_params, obs, actions, key: policy_loss(agent, params, obs, actions, key)
-
-
 def act(agent: Agent, params, obs, key):
     """Sample actions (normalized) for normalized ``obs`` [B, obs_dim]."""
     def denoise(x, t):

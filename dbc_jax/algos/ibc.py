@@ -68,20 +68,21 @@ def _uniform(agent: Agent, key, shape):
     return jax.random.uniform(key, shape + agent.action_low.shape, minval=agent.action_low, maxval=agent.action_high)
 
 
-def policy_loss(agent: Agent, params, obs, actions, key):
-    """InfoNCE: cross-entropy of picking the expert action (index 0) among it and the uniform counter-examples."""
-    negatives = _uniform(agent, key, (actions.shape[0], agent.num_negatives))
+def info_nce(energy_fn, obs, actions, negatives, temperature: float):
+    """InfoNCE: cross-entropy of picking the expert action (index 0) among it and the counter-examples
+    ``negatives`` [B, N, act_dim] by ``softmax(-E / temperature)``; returns (loss, how often the expert is lowest)."""
     candidates = jnp.concatenate([actions[:, None], negatives], 1)
-    logits = -agent.net.apply(params, obs, candidates) / agent.temperature
+    logits = -energy_fn(obs, candidates) / temperature
     loss = -jnp.mean(jax.nn.log_softmax(logits, -1)[:, 0])
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == 0)
+    return loss, jnp.mean(jnp.argmax(logits, -1) == 0)
+
+
+def policy_loss(agent: Agent, params, obs, actions, key):
+    """InfoNCE against ``num_negatives`` counter-examples drawn uniformly within the bounds."""
+    negatives = _uniform(agent, key, (actions.shape[0], agent.num_negatives))
+    energy_fn = lambda o, a: agent.net.apply(params, o, a)  # noqa: E731
+    loss, accuracy = info_nce(energy_fn, obs, actions, negatives, agent.temperature)
     return loss, {"ibc/infonce": loss, "ibc/expert_lowest": accuracy, "loss/total": loss}
-
-
-def make_policy_loss(agent: Agent, config: ConfigDict, coeff_dm):
-    """``(params, dm_params, obs, actions, key) -> (loss, info)``; IBC has no pretrained diffusion model."""
-    del config, coeff_dm
-    return lambda params, dm_params, obs, actions, key: policy_loss(agent, params, obs, actions, key)
 
 
 def _resample(key, probs):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 
 from ml_collections import ConfigDict
+
+from dbc_jax.joint_models import MODEL_NAMES, TERMS
 
 ALGOS = ("dbc", "bc", "dp", "ibc")  # the keys of dbc_jax.algos.ALGORITHMS
 EVAL_BACKENDS = ("auto", "c", "mjx")  # dbc_jax.evaluate.choose_backend
@@ -34,21 +37,26 @@ def resolve(config: ConfigDict) -> ConfigDict:
         if not isinstance(target, ConfigDict) or name not in target:
             raise ValueError(f"config.algo_overrides.{config.algo}.{field}: no such config field")
         target[name] = value
+    if config.model not in MODEL_NAMES:
+        raise ValueError(f"config.model: expected one of {MODEL_NAMES}, got '{config.model}'")
+    model = config[config.model]
+    if model.term not in TERMS:
+        raise ValueError(f"config.{config.model}.term: expected one of {TERMS}, got '{model.term}'")
     if config.algo == "bc":
-        config.policy.coeff_dm = 0.0  # BC is DBC with lambda = 0
-    for field in ("num_seeds", "dm.batch_size", "policy.batch_size", "eval.num_episodes"):
+        model.coeff = 0.0  # BC is DBC without the joint model (lambda = 0)
+    pretrained = pretrains_model(config)
+    for field in ("num_seeds", "policy.batch_size", "eval.num_episodes", "policy.log_every_epochs") + (
+            (f"{config.model}.batch_size", f"{config.model}.log_every_epochs") if pretrained else ()):
         value = config
         for part in field.split("."):
             value = value[part]
         if value < 1:
             raise ValueError(f"config.{field}: must be >= 1, got {value}")
-    for field in ("dm.batch_size", "policy.batch_size"):
-        section, name = field.split(".")
-        if config[section][name] % 2:
-            raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
-    for section in ("dm", "policy"):
-        if config[section].log_every_epochs < 1:
-            raise ValueError(f"config.{section}.log_every_epochs: must be >= 1")
+    if uses_joint_model(config) and config.model == "diffusion":
+        for field in ("diffusion.batch_size", "policy.batch_size"):
+            section, name = field.split(".")
+            if config[section][name] % 2:
+                raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
     if config.eval.every_epochs % config.policy.log_every_epochs:
         raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
                          f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
@@ -58,7 +66,9 @@ def resolve(config: ConfigDict) -> ConfigDict:
     choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
     if not config.workdir:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
-        config.workdir = f"runs/{config.env_name}_{config.algo}_{config.preset}_seed{config.seed}{data_tag}"
+        model_tag = f"-{config.model}" if config.algo == "dbc" and config.model != "diffusion" else ""
+        config.workdir = (f"runs/{config.env_name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}"
+                          f"{data_tag}")
     return config
 
 
@@ -70,6 +80,31 @@ def _flatten(tree, prefix=""):
             yield f"{prefix}{name}", value
 
 
-def uses_diffusion(config: ConfigDict) -> bool:
-    """Whether the run pretrains DBC's diffusion model over (s, a) (DBC with lambda != 0; not BC, DP or IBC)."""
-    return config.algo in ("dbc", "bc") and config.policy.coeff_dm != 0
+def uses_joint_model(config: ConfigDict) -> bool:
+    """Whether the run uses DBC's joint model of (s, a) (DBC with lambda != 0; not BC, DP or IBC)."""
+    return config.algo in ("dbc", "bc") and config[config.model].coeff != 0
+
+
+def pretrains_model(config: ConfigDict) -> bool:
+    """Whether the run has a phase 1: a joint model that is pretrained (every one but the online GAN)."""
+    return uses_joint_model(config) and "epochs" in config[config.model]
+
+
+def pretrain_epochs(config: ConfigDict) -> int:
+    """Epochs of joint-model pretraining the run does (0 without phase 1)."""
+    return config[config.model].epochs if pretrains_model(config) else 0
+
+
+def upgrade(saved: dict) -> dict:
+    """A saved config.json in today's layout. Runs written before the joint-model component had a ``dm`` section,
+    ``policy.coeff_dm`` and ``policy.agent_expert_normalization``: they become ``diffusion`` (with ``coeff`` and
+    ``term``), and the other models' sections come from the task's defaults."""
+    if "dm" not in saved:
+        return saved
+    saved = json.loads(json.dumps(saved))
+    diffusion, policy = saved.pop("dm"), saved["policy"]
+    diffusion["coeff"] = policy.pop("coeff_dm")
+    diffusion["term"] = "hinge" if policy.pop("agent_expert_normalization", True) else "agent"
+    defaults = get_config(saved["env_name"], saved["preset"]).to_dict()
+    saved.update({"model": "diffusion", "diffusion": diffusion, **{m: defaults[m] for m in MODEL_NAMES[1:]}})
+    return saved

@@ -12,10 +12,10 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c = ConfigDict()
     c.env_name = env_name  # task key in dbc_jax.envs.TASKS
     c.preset = preset  # preset name, used in the default workdir
-    c.algo = "dbc"  # "dbc", "bc" (DBC with policy.coeff_dm = 0), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
+    c.algo = "dbc"  # "dbc", "bc" (DBC without the joint model), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
     c.num_seeds = 3  # policies trained together in one vmapped program
-    c.workdir = ""  # "" -> runs/<env>_<algo>_<preset>_seed<seed>; an existing one is resumed
+    c.workdir = ""  # "" -> runs/<env>_<algo>[-<model>]_<preset>_seed<seed>; an existing one is resumed
     c.algo_overrides = ConfigDict()  # {algo: {section: {field: value}}} applied by configs.resolve for that algo
 
     c.env = ConfigDict()  # the env's gymnasium kwargs
@@ -24,18 +24,60 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.data.path = ""  # "" -> data/<env>_expert_<num_episodes>ep.npz, made by the task's expert if needed; or .npz/.pt
     c.data.seed = 0  # seed of the expert's demo episodes
 
-    c.dm = ConfigDict()
-    c.dm.num_steps = 1000  # diffusion steps T
-    c.dm.batch_size = 128
-    c.dm.grad_clip = 0.5  # global grad-norm clip
-    c.dm.shared = True  # one diffusion model for all seeds (as the paper); False: one per seed
+    c.model = "diffusion"  # DBC's joint model of (s, a): "diffusion", "ebm", "vae" or "gan" (dbc_jax/joint_models/)
+
+    # One section per joint model. `coeff` (λ) and `term` shape the policy loss; the other fields train the model.
+    # The EBM, VAE and GAN start from the authors' Maze ablation settings (ablations_and_tasks.md, section 2).
+    c.diffusion = ConfigDict()
+    c.diffusion.term = "hinge"  # "hinge": relu(L(s,π(s)) − L(s,a)); "agent": relu(L(s,π(s))); "abs": mean |difference|
+    c.diffusion.num_steps = 1000  # diffusion steps T
+    c.diffusion.batch_size = 128
+    c.diffusion.grad_clip = 0.5  # global grad-norm clip (0: none)
+    c.diffusion.shared = True  # one model for all seeds (as the paper); False: one per seed
+
+    c.ebm = ConfigDict()
+    c.ebm.coeff = 0.1  # λ (the authors' EBM: 0.1)
+    c.ebm.term = "hinge"  # as diffusion.term; the authors' EBM used "abs"
+    c.ebm.hidden_sizes = (128, 128, 128, 128)  # energy MLP (ReLU) on [s, a]
+    c.ebm.num_negatives = 128  # uniform counter-examples per pair in InfoNCE
+    c.ebm.temperature = 1.0  # InfoNCE softmax temperature
+    c.ebm.bounds_margin = 0.05  # counter-examples within the data's action range widened by this fraction
+    c.ebm.epochs = 2000  # pretraining passes over the data
+    c.ebm.lr = 1e-3  # Adam learning rate, decayed in steps
+    c.ebm.lr_decay = 0.99  # the lr is multiplied by this ...
+    c.ebm.lr_decay_every = 100  # ... every this many updates
+    c.ebm.batch_size = 128
+    c.ebm.grad_clip = 0.0  # global grad-norm clip (0: none)
+    c.ebm.log_every_epochs = 100  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.ebm.shared = True  # one model for all seeds
+
+    c.vae = ConfigDict()
+    c.vae.coeff = 1.0  # λ (the authors' VAE: 1)
+    c.vae.term = "hinge"  # as diffusion.term (the authors' VAE: "hinge")
+    c.vae.hidden_sizes = (512, 512, 512, 512)  # encoder MLP (LeakyReLU); the decoder mirrors it
+    c.vae.latent_dim = 128
+    c.vae.beta = 1e-7  # weight of the KL term
+    c.vae.epochs = 700  # pretraining passes over the data (~100k updates on Maze, as the authors)
+    c.vae.lr = 1e-4  # Adam learning rate, decayed in steps
+    c.vae.lr_decay = 0.5  # the lr is multiplied by this ...
+    c.vae.lr_decay_every = 5000  # ... every this many updates
+    c.vae.batch_size = 128
+    c.vae.grad_clip = 0.0  # global grad-norm clip (0: none)
+    c.vae.log_every_epochs = 50  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.vae.shared = True  # one model for all seeds
+
+    c.gan = ConfigDict()  # trained online beside each seed's policy: no pretraining, one discriminator per seed
+    c.gan.coeff = 0.2  # λ (the authors' GAN: 0.2)
+    c.gan.term = "hinge"  # as diffusion.term; "agent" is the authors' non-saturating generator loss
+    c.gan.hidden_sizes = (256, 256)  # discriminator MLP (ReLU) on [s, a]
+    c.gan.lr = 5e-5  # discriminator Adam learning rate (the authors: the policy's)
+    c.gan.grad_clip = 0.0  # global grad-norm clip (0: none)
 
     c.policy = ConfigDict()
     c.policy.adam_eps = 1e-12
     c.policy.batch_size = 128  # the last partial batch of each epoch is dropped
     c.policy.grad_clip = 0.5
-    c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term
-    c.policy.agent_expert_normalization = True  # hinge on L_agent - L_expert (False: on L_agent alone)
+    c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term (0: the joint model's term alone)
 
     c.eval = ConfigDict()
     c.eval.num_episodes = 100  # episodes per seed, each counted once
@@ -43,6 +85,8 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
 
     c.checkpoint = ConfigDict()
     c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints
+    if preset == "quick":
+        shrink_joint_models_to_quick(c)
     return c
 
 
@@ -50,9 +94,28 @@ def shrink_to_smoke(c: ConfigDict, num_episodes: int, epochs: int, eval_episodes
     """The ``smoke`` preset: the whole pipeline at toy size (32-wide nets, a few epochs and episodes, lr 1e-3),
     logging and evaluating twice per phase."""
     c.data.num_episodes = num_episodes
-    c.dm.hidden = 32
-    c.dm.epochs = c.policy.epochs = epochs
-    c.dm.lr = c.policy.lr = 1e-3
-    c.dm.log_every_epochs = c.policy.log_every_epochs = c.eval.every_epochs = epochs // 2
+    c.diffusion.hidden = 32
+    c.ebm.hidden_sizes = c.vae.hidden_sizes = c.gan.hidden_sizes = (32, 32)
+    c.ebm.num_negatives = 8
+    c.vae.latent_dim = 8
+    for section in (c.diffusion, c.ebm, c.vae, c.policy):
+        section.epochs = epochs
+        section.lr = 1e-3
+        section.log_every_epochs = epochs // 2
+    c.gan.lr = 1e-3
+    c.eval.every_epochs = epochs // 2
     c.policy.hidden_sizes = (32, 32)
     c.eval.num_episodes = eval_episodes
+
+
+def shrink_joint_models_to_quick(c: ConfigDict) -> None:
+    """The ``quick`` preset's EBM and VAE: CPU-sized (the authors' 4-layer nets for 2000 and ~700 epochs take hours
+    on 2 cores: 27 and 106 updates/s on Maze, ``make bench ARGS="--models ebm vae"``), 100 epochs at lr 1e-3."""
+    c.ebm.hidden_sizes = (128, 128)
+    c.ebm.num_negatives = 64
+    c.vae.hidden_sizes = (256, 256)
+    c.vae.latent_dim = 32
+    for section in (c.ebm, c.vae):
+        section.epochs = 100
+        section.lr = 1e-3
+        section.log_every_epochs = 25

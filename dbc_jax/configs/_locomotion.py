@@ -20,24 +20,24 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c.data.expert.stochastic = stochastic_demos  # record sampled actions (True) or the actor's mean (False)
     c.data.expert.dart_noise = 0.0  # sigma of N(0, sigma^2) added to executed actions; recorded labels stay clean
 
-    c.dm.hidden = 1024  # denoiser width (3 hidden layers)
-    c.dm.epochs = 8000  # pretraining passes over the data
-    c.dm.lr = 2e-4  # Adam learning rate (constant)
-    c.dm.log_every_epochs = 200  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.hidden = 1024  # denoiser width (3 hidden layers)
+    c.diffusion.epochs = 8000  # pretraining passes over the data
+    c.diffusion.lr = 2e-4  # Adam learning rate (constant)
+    c.diffusion.log_every_epochs = 200  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.coeff = 0.2  # λ: weight of the diffusion term
 
     c.policy.hidden_sizes = (policy_hidden, policy_hidden)  # tanh MLP
     c.policy.epochs = 1000  # 39 updates each
     c.policy.lr = lr  # Adam learning rate, decayed linearly to 0
-    c.policy.coeff_dm = 0.2  # lambda: weight of the diffusion term
     c.policy.log_every_epochs = 10  # epochs per compiled chunk
 
     c.eval.every_epochs = 50  # periodic evaluation interval in policy epochs (~2000 updates, as the official)
 
     if preset == "quick":  # CPU-sized; see the task file's docstring
-        c.dm.hidden = 256
-        c.dm.epochs = 500
-        c.dm.lr = 1e-3
-        c.dm.log_every_epochs = 50
+        c.diffusion.hidden = 256
+        c.diffusion.epochs = 500
+        c.diffusion.lr = 1e-3
+        c.diffusion.log_every_epochs = 50
         c.policy.epochs = 300
         c.eval.every_epochs = 100
     elif preset == "smoke":

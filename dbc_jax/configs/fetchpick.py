@@ -3,7 +3,7 @@
 Run:
     make demos ENV=fetchpick                 # 200 scripted-expert demos x 50 steps = 10,000 transitions
     make train ENV=fetchpick                 # preset quick: DBC, 3 seeds (demos are made on first use)
-    make train ENV=fetchpick ALGO=bc         # BC: the same run with policy.coeff_dm = 0
+    make train ENV=fetchpick ALGO=bc         # BC: the same run without the diffusion model
     make train ENV=fetchpick PRESET=paper    # the official hyperparameters (spec 1.6 and 6); GPU-sized
     make train ENV=fetchpick PRESET=smoke    # the whole pipeline at toy size
     make generalization                      # BC and DBC at noise 1.25, evaluated at 1 ... 2 (README, FetchPick)
@@ -34,23 +34,23 @@ def get_config(preset: str = "quick") -> ConfigDict:
 
     c.data.num_episodes = 200  # 50-step demos: 10,000 transitions (the paper's count is not published)
 
-    c.dm.hidden = 1024  # denoiser width (3 hidden layers)
-    c.dm.epochs = 10000  # pretraining passes over the data
-    c.dm.lr = 1e-3  # Adam learning rate (constant)
-    c.dm.log_every_epochs = 250  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.hidden = 1024  # denoiser width (3 hidden layers)
+    c.diffusion.epochs = 10000  # pretraining passes over the data
+    c.diffusion.lr = 1e-3  # Adam learning rate (constant)
+    c.diffusion.log_every_epochs = 250  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.coeff = 0.5  # λ: weight of the diffusion term
 
     c.policy.hidden_sizes = (750, 750)  # tanh MLP
     c.policy.epochs = 5000  # 78 updates each
     c.policy.lr = 5e-6  # Adam learning rate, decayed linearly to 0
-    c.policy.coeff_dm = 0.5  # lambda: weight of the diffusion term
     c.policy.log_every_epochs = 25  # epochs per compiled chunk (25 x 78 updates ~ the official 2000)
 
     c.eval.every_epochs = 250  # periodic evaluation interval in policy epochs (0: only at the end)
 
     if preset == "quick":  # CPU-sized; see the docstring
-        c.dm.hidden = 256
-        c.dm.epochs = 300
-        c.dm.log_every_epochs = 50
+        c.diffusion.hidden = 256
+        c.diffusion.epochs = 300
+        c.diffusion.log_every_epochs = 50
         c.policy.epochs = 200
         c.policy.lr = 1e-3
         c.policy.log_every_epochs = 25

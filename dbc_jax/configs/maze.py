@@ -2,10 +2,13 @@
 
 Run:
     make train ENV=maze                  # preset quick: DBC, 3 seeds, about 4 minutes on 2 CPU cores
-    make train ENV=maze ALGO=bc          # BC: the same run with policy.coeff_dm = 0
+    make train ENV=maze ALGO=bc          # BC: the same run without the diffusion model
     make train ENV=maze ALGO=dp          # Diffusion Policy; ALGO=ibc: Implicit BC (same data, harness, protocol)
     make train ENV=maze PRESET=paper     # the official hyperparameters (spec section 1.6 and 6)
     make train ENV=maze PRESET=smoke     # the whole pipeline at toy size, under a minute
+    make train ENV=maze ARGS="--config.model=ebm"   # DBC's term with an EBM (or vae, gan) as the joint model
+    make ablation-models [PRESET=paper]  # the four joint models with and without BC, beside BC (results: README,
+                                         # "The generative-model ablation"; quick: 17 min on 2 CPU cores)
     ... ARGS="--config.data.path=.../dbc_paper/maze.pt"   # the paper's demos instead of ours
 
 Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; measured
@@ -32,23 +35,23 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.data.num_episodes = 100  # demos the expert writes (the paper's maze.pt has 100)
     c.data.expert = ConfigDict({"action_noise": 0.5})  # demo-generator kwargs; N(0, 0.5) action noise as in maze.pt
 
-    c.dm.hidden = 128  # denoiser width (3 hidden layers)
-    c.dm.epochs = 8000  # pretraining passes over the data
-    c.dm.lr = 1e-4  # Adam learning rate (constant)
-    c.dm.log_every_epochs = 100  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.hidden = 128  # denoiser width (3 hidden layers)
+    c.diffusion.epochs = 8000  # pretraining passes over the data
+    c.diffusion.lr = 1e-4  # Adam learning rate (constant)
+    c.diffusion.log_every_epochs = 100  # epochs per compiled chunk: log, progress and checkpoint interval
+    c.diffusion.coeff = 30.0  # λ: weight of the diffusion term
 
     c.policy.hidden_sizes = (256, 256, 256)  # tanh MLP
     c.policy.epochs = 2000
     c.policy.lr = 5e-5  # Adam learning rate, decayed linearly to 0
-    c.policy.coeff_dm = 30.0  # lambda: weight of the diffusion term
     c.policy.log_every_epochs = 14  # epochs per compiled chunk (14 x 144 updates ~ the official 2000)
 
     c.eval.every_epochs = 140  # periodic evaluation interval in policy epochs (0: only at the end)
 
     if preset == "quick":  # CPU-sized: 300 DM epochs (not 8000) and 150 policy epochs (not 2000) at 10-20x the lr
-        c.dm.epochs = 300
-        c.dm.lr = 1e-3
-        c.dm.log_every_epochs = 25
+        c.diffusion.epochs = 300
+        c.diffusion.lr = 1e-3
+        c.diffusion.log_every_epochs = 25
         c.policy.epochs = 150
         c.policy.lr = 1e-3
         c.policy.log_every_epochs = 10
