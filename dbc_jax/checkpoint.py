@@ -34,6 +34,16 @@ def atomic_write_text(path: str, text: str) -> None:
         raise
 
 
+def atomic_save_figure(fig, path: str, dpi: int = 100) -> None:
+    """Write a matplotlib figure as PNG atomically (a reader never sees half a file), then close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from dbc_jax import algos, joint_models
 from dbc_jax import configs as config_lib
-from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json
+from dbc_jax.checkpoint import Checkpoints, atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.data import Dataset, check_compatible, load_dataset
 from dbc_jax.envs import Task, get_task
 from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
@@ -337,8 +337,6 @@ def _state_meta(state: TrainState, config: ConfigDict, fns: TrainFns) -> dict:
             "config": config.to_dict(), "action_bounds": list(fns.action_bounds)}
 
 
-_TRAINING_FIELDS = ("env_name", "algo", "seed", "num_seeds", "env", "data", "model", *joint_models.MODEL_NAMES,
-                    "policy", "dp", "ibc")
 
 
 def _check_checkpoint_layout(meta: dict, workdir: str) -> None:
@@ -349,9 +347,16 @@ def _check_checkpoint_layout(meta: dict, workdir: str) -> None:
                          "--config.workdir to train again")
 
 
-def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
+def config_differences(config: ConfigDict, saved: dict) -> list[str]:
+    """The fields that decide training (the run's joint-model section among the models') in which a resolved
+    ``config`` and a saved ``config.json`` differ."""
     current = json.loads(config.to_json())
-    diff = [f for f in _TRAINING_FIELDS if current.get(f) != saved.get(f)]
+    fields = ("env_name", "algo", "seed", "num_seeds", "env", "data", "model", config.model, "policy", "dp", "ibc")
+    return [f for f in fields if current.get(f) != saved.get(f)]
+
+
+def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:
+    diff = config_differences(config, saved)
     if diff:
         raise ValueError(f"{workdir} holds a run with a different config ({', '.join(diff)} differ); "
                          "pass another --config.workdir to start a new run")
@@ -566,7 +571,4 @@ def plot_learning_curve(records: list[dict], metric: str, path: str) -> None:
         axes[2].legend()
     axes[2].set(title="evaluation", xlabel="update", ylabel="success rate (%)" if metric == "success" else "return")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_save_figure(fig, path, dpi=90)

@@ -18,11 +18,10 @@ import datetime
 import json
 import os
 
-import numpy as np
-
 import dbc_jax
-from dbc_jax.checkpoint import atomic_write_text, read_json
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.joint_models import MODEL_NAMES
+from dbc_jax.train import config_differences
 
 # ablations_and_tasks.md section 1: Maze success rate (%), mean and std over 3 seeds.
 PAPER = {("diffusion", False): (79.6, 9.6), ("diffusion", True): (95.4, 1.7), ("ebm", False): (20.3, 11.8),
@@ -82,9 +81,7 @@ def finished(config) -> dict | None:
     if not os.path.exists(path):
         return None
     saved = dbc_jax.configs.upgrade(read_json(os.path.join(config.workdir, "config.json")))
-    current = json.loads(dbc_jax.configs.resolve(config).to_json())
-    fields = ("env_name", "algo", "seed", "num_seeds", "data", "model", "policy", current["model"])
-    return read_json(path) if all(saved.get(f) == current.get(f) for f in fields) else None
+    return None if config_differences(dbc_jax.configs.resolve(config), saved) else read_json(path)
 
 
 def table(cells: dict, results: dict, preset: str, num_episodes: int) -> str:
@@ -133,10 +130,7 @@ def plot(cells: dict, results: dict, path: str) -> None:
     ax.set(ylabel="success rate (%)", ylim=(0, 105), title="Maze: the joint model in DBC's term")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_save_figure(fig, path, dpi=110)
 
 
 def main():

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import dbc_jax
-from dbc_jax.checkpoint import atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.train import evaluate_workdir
 
 # Spec section 10 (docs/img/pick.png): success rate (%) mean, std over 3 seeds, by noise ratio.
@@ -108,10 +108,7 @@ def plot(results: dict, path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_save_figure(fig, path, dpi=120)
 
 
 def main():

@@ -92,7 +92,8 @@ def test_pretrained_model_trains_end_to_end(tmp_path, demos, name):
     assert all(np.isfinite(x["model/loss"]) for x in pretrain)
     assert all(x["model/term"] >= 0 and np.isfinite(x["model/agent"]) for x in records(r, "policy"))
     np.testing.assert_allclose(r.per_seed * 4 / 100, np.round(r.per_seed * 4 / 100))  # 4 episodes per seed
-    assert dbc_jax.configs.resolve(smoke_config(demos, "", name)).workdir == f"runs/maze_dbc-{name}_smoke_seed1_data-demos"
+    workdir = dbc_jax.configs.resolve(smoke_config(demos, "", name)).workdir
+    assert workdir == f"runs/maze_dbc-{name}_smoke_seed1_data-demos"
 
 
 def test_gan_trains_online_per_seed_and_resumes_bit_identically(tmp_path, demos):

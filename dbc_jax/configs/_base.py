@@ -28,10 +28,10 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
 
     # One section per joint model. `coeff` (λ) and `term` shape the policy loss; the other fields train the model.
     # The EBM, VAE and GAN start from the authors' Maze ablation settings (ablations_and_tasks.md, section 2).
-    c.diffusion = ConfigDict()
-    c.diffusion.term = "hinge"  # "hinge": relu(L(s,π(s)) − L(s,a)); "agent": relu(L(s,π(s))); "abs": mean |difference|
+    c.diffusion = ConfigDict()  # the task files set its coeff (λ), hidden, epochs, lr and log_every_epochs
+    c.diffusion.term = "hinge"  # relu(L(s,π(s)) − L(s,a)); "agent": relu(L(s,π(s))); "abs": mean |L_a − L_e|
     c.diffusion.num_steps = 1000  # diffusion steps T
-    c.diffusion.batch_size = 128
+    c.diffusion.batch_size = 128  # pretraining batch (even: antithetic timesteps)
     c.diffusion.grad_clip = 0.5  # global grad-norm clip (0: none)
     c.diffusion.shared = True  # one model for all seeds (as the paper); False: one per seed
 
@@ -46,7 +46,7 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.ebm.lr = 1e-3  # Adam learning rate, decayed in steps
     c.ebm.lr_decay = 0.99  # the lr is multiplied by this ...
     c.ebm.lr_decay_every = 100  # ... every this many updates
-    c.ebm.batch_size = 128
+    c.ebm.batch_size = 128  # pretraining batch
     c.ebm.grad_clip = 0.0  # global grad-norm clip (0: none)
     c.ebm.log_every_epochs = 100  # epochs per compiled chunk: log, progress and checkpoint interval
     c.ebm.shared = True  # one model for all seeds
@@ -55,13 +55,13 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.vae.coeff = 1.0  # λ (the authors' VAE: 1)
     c.vae.term = "hinge"  # as diffusion.term (the authors' VAE: "hinge")
     c.vae.hidden_sizes = (512, 512, 512, 512)  # encoder MLP (LeakyReLU); the decoder mirrors it
-    c.vae.latent_dim = 128
+    c.vae.latent_dim = 128  # Gaussian latent size
     c.vae.beta = 1e-7  # weight of the KL term
     c.vae.epochs = 700  # pretraining passes over the data (~100k updates on Maze, as the authors)
     c.vae.lr = 1e-4  # Adam learning rate, decayed in steps
     c.vae.lr_decay = 0.5  # the lr is multiplied by this ...
     c.vae.lr_decay_every = 5000  # ... every this many updates
-    c.vae.batch_size = 128
+    c.vae.batch_size = 128  # pretraining batch
     c.vae.grad_clip = 0.0  # global grad-norm clip (0: none)
     c.vae.log_every_epochs = 50  # epochs per compiled chunk: log, progress and checkpoint interval
     c.vae.shared = True  # one model for all seeds
@@ -74,9 +74,9 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.gan.grad_clip = 0.0  # global grad-norm clip (0: none)
 
     c.policy = ConfigDict()
-    c.policy.adam_eps = 1e-12
+    c.policy.adam_eps = 1e-12  # Adam's epsilon (the official code's)
     c.policy.batch_size = 128  # the last partial batch of each epoch is dropped
-    c.policy.grad_clip = 0.5
+    c.policy.grad_clip = 0.5  # global grad-norm clip
     c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term (0: the joint model's term alone)
 
     c.eval = ConfigDict()
