@@ -15,6 +15,7 @@ same key for both pairs (:func:`model_term`). Every ``info`` holds ``model/loss`
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -33,7 +34,6 @@ class ModelState:
 
 
 class JointModel(NamedTuple):
-    name: str
     init: Callable
     pretrain_step: Callable | None
     online_step: Callable | None
@@ -42,8 +42,6 @@ class JointModel(NamedTuple):
 
 def make(name: str, section, obs_dim: int, act_dim: int, action_bounds) -> JointModel:
     """The joint model ``name`` built from its config section."""
-    import importlib
-
     if name not in MODEL_NAMES:
         raise ValueError(f"config.model: expected one of {MODEL_NAMES}, got '{name}'")
     return importlib.import_module(f"dbc_jax.joint_models.{name}").make(section, obs_dim, act_dim, action_bounds)

@@ -61,4 +61,4 @@ def make(section, obs_dim: int, act_dim: int, action_bounds=None) -> JointModel:
     def pretrain_step(state, x, key):
         return gradient_step(tx, loss, state, x, key)
 
-    return JointModel("diffusion", init, pretrain_step, None, proxy_loss)
+    return JointModel(init=init, pretrain_step=pretrain_step, online_step=None, proxy_loss=proxy_loss)

@@ -42,4 +42,4 @@ def make(section, obs_dim: int, act_dim: int, action_bounds=None) -> JointModel:
         del key
         return gradient_step(tx, loss, state, x_expert, x_agent)
 
-    return JointModel("gan", init, None, online_step, proxy_loss)
+    return JointModel(init=init, pretrain_step=None, online_step=online_step, proxy_loss=proxy_loss)
