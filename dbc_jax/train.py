@@ -339,9 +339,14 @@ def _state_meta(state: TrainState, config: ConfigDict, fns: TrainFns) -> dict:
 
 
 
+def _before_joint_models(meta: dict) -> bool:
+    """Whether a checkpoint was written before the joint-model component (state fields dm_params, dm_epoch, ...)."""
+    return "dm_epoch" in meta
+
+
 def _check_checkpoint_layout(meta: dict, workdir: str) -> None:
-    """Refuse to resume a checkpoint written before the joint-model component (its state has other fields)."""
-    if "dm_epoch" in meta:
+    """Refuse to resume a checkpoint in the layout from before the joint-model component."""
+    if _before_joint_models(meta):
         raise ValueError(f"{workdir} was written by an earlier dbc_jax (checkpoints before the joint-model "
                          "component): it can still be evaluated (make eval), not resumed; pass another "
                          "--config.workdir to train again")
@@ -490,7 +495,7 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
     meta = ckpt.read_meta(step)
     bounds = meta.get("action_bounds")  # absent in checkpoints older than DP/IBC: DBC needs none
     fns = make_train(config, zeros, np.zeros((len(zeros), task.act_dim), np.float32), bounds)
-    if "dm_epoch" in meta:
+    if _before_joint_models(meta):
         state, normalizer = _restore_before_joint_models(ckpt, step, fns)
     else:
         template = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
@@ -502,8 +507,8 @@ def restore_workdir(workdir: str, sampler: dict | None = None):
 
 
 def _restore_before_joint_models(ckpt: Checkpoints, step: int, fns: TrainFns):
-    """A checkpoint written before the joint-model component (state fields ``dm_params``, ``dm_epoch``, ...), read
-    by name: policies, diffusion parameters, epochs and normalizer. Optimizer states start afresh (such a run is
+    """A checkpoint from before the joint-model component, read by name: policies, diffusion parameters, epochs
+    and normalizer. Optimizer states start afresh (such a run is
     evaluated, never resumed: :func:`_check_checkpoint_layout`)."""
     tree, _ = ckpt.restore_tree(step, None)
     saved = tree["state"]
