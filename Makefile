@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval demos expert test bench generalization ablation-models clean
+.PHONY: help install train eval demos expert test bench generalization ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -26,6 +26,9 @@ help:  ## list the targets
 	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make generalization [PRESET=quick]               FetchPick: train at noise 1.25, evaluate at 1..2 (table + plot)"
 	@echo "  make ablation-models [PRESET=quick]              Maze: DM, EBM, VAE, GAN in DBC's term, with/without BC, and BC"
+	@echo "  make sweep ENV=maze ARGS='--grid diffusion.coeff=0,0.1,1,10 [--grid diffusion.term=hinge,agent]'"
+	@echo "                                                   a grid of config fields, vmapped in one program (table + plot)"
+	@echo "  make manifold                                    manifold overfitting: BC, DBC, its term alone, DP vs state dimension"
 	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
 
@@ -61,6 +64,12 @@ generalization: install
 
 ablation-models: install
 	$(PY) experiments/ablation_models.py --preset $(PRESET) $(ARGS)
+
+sweep: install
+	$(PY) experiments/sweep.py --env $(ENV) --preset $(PRESET) --algo $(ALGO) $(ARGS)
+
+manifold: install
+	$(PY) experiments/manifold.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs data

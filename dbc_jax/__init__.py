@@ -3,13 +3,14 @@
     import dbc_jax
     config = dbc_jax.get_config("maze", "quick")
     results = dbc_jax.train(config)       # results.per_seed, results.mean, results.table(), results.workdir
+    config.grid.coeff = (0.1, 1.0, 10.0)  # a grid of lambdas x config.num_seeds seeds, one program: results.means
 """
 
 from dbc_jax import envs as _envs
 from dbc_jax.configs import get_config
-from dbc_jax.train import Results, TrainState, evaluate_workdir, make_train, train
+from dbc_jax.train import Results, TrainData, TrainState, evaluate_workdir, make_train, train
 
 _envs.register_all()
 
-__all__ = ["Results", "TrainState", "evaluate_workdir", "get_config", "make_train", "train"]
+__all__ = ["Results", "TrainData", "TrainState", "evaluate_workdir", "get_config", "make_train", "train"]
 __version__ = "0.1.0"

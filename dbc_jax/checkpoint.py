@@ -44,6 +44,14 @@ def atomic_save_figure(fig, path: str, dpi: int = 100) -> None:
     os.replace(tmp, path)
 
 
+def _on_this_host(leaf):
+    spec = ocp.utils.to_shape_dtype_struct(leaf)
+    if getattr(spec, "sharding", None) is None:
+        spec = jax.ShapeDtypeStruct(spec.shape, spec.dtype,
+                                    sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    return spec
+
+
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
@@ -70,8 +78,9 @@ class Checkpoints:
 
     def restore_tree(self, step: int, template):
         """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract; None: as saved,
-        nested dicts); (tree, meta)."""
-        abstract = None if template is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        nested dicts); (tree, meta). Leaves without a sharding of their own land on the default device, whatever
+        devices the checkpoint was written from (a grid sharded over 4 devices restores on 1)."""
+        abstract = None if template is None else jax.tree.map(_on_this_host, template)
         restored = self.manager.restore(step, args=ocp.args.Composite(tree=ocp.args.StandardRestore(abstract),
                                                                       meta=ocp.args.JsonRestore()))
         return restored.tree, restored.meta

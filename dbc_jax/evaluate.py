@@ -1,4 +1,5 @@
-"""Policy evaluation: exactly N episodes per seed, every vmapped seed in one batched policy call per step.
+"""Policy evaluation: exactly N episodes per member, every vmapped member (a seed, or a grid point's seed) in one
+batched policy call per step.
 
 Two backends behind one interface, ``evaluator(params, key) -> EvalResult``:
 
@@ -30,9 +31,9 @@ from dbc_jax.normalization import Normalizer
 
 @dataclasses.dataclass
 class EvalResult:
-    success: np.ndarray  # [num_seeds] success rate
-    episode_return: np.ndarray  # [num_seeds] mean undiscounted return
-    episode_length: np.ndarray  # [num_seeds] mean length
+    success: np.ndarray  # [members] success rate
+    episode_return: np.ndarray  # [members] mean undiscounted return
+    episode_length: np.ndarray  # [members] mean length
 
     def metric(self, name: str) -> np.ndarray:
         return {"success": self.success, "return": self.episode_return}[name]
@@ -60,24 +61,32 @@ def make_policy_fn(act: Callable, normalizer: Normalizer) -> Callable:
     return policy_fn
 
 
+def _member_seeds(num_seeds: int, member_seeds) -> np.ndarray:
+    return np.arange(num_seeds) if member_seeds is None else np.asarray(member_seeds, np.int64)
+
+
 class CMujocoEvaluator:
-    """Evaluates ``num_seeds`` policies on ``num_episodes`` episodes each (C MuJoCo through gymnasium).
+    """Evaluates one policy per member on ``num_episodes`` episodes each (C MuJoCo through gymnasium).
 
     Build it once and call it for every periodic evaluation: the envs and the compiled policy are reused.
     Episode ``i`` of seed ``s`` is reset with an integer seed drawn from the ``key`` passed in, and a stochastic
-    policy's draws come from ``fold_in(key, 1)``, so the same key gives the same episodes.
+    policy's draws come from ``fold_in(key, 1)``, so the same key gives the same episodes. Members are the seeds
+    by default; ``member_seeds`` [members] lets several policies (a grid's points) play the episodes of a seed.
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
-                 policy_fn: Callable, max_steps: int | None = None):
+                 policy_fn: Callable, max_steps: int | None = None, member_seeds=None):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.member_seeds = _member_seeds(num_seeds, member_seeds)
+        self.num_members = len(self.member_seeds)
         self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
-        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(num_seeds * num_episodes)]
+        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(self.num_members * num_episodes)]
         self.policy_fn = policy_fn
 
     def __call__(self, params, key: jax.Array) -> EvalResult:
         n = len(self.envs)
-        seeds = np.asarray(jax.random.randint(key, (n,), 0, 2**31 - 1))
+        per_seed = np.asarray(jax.random.randint(key, (self.num_seeds * self.num_episodes,), 0, 2**31 - 1))
+        seeds = per_seed.reshape(self.num_seeds, self.num_episodes)[self.member_seeds].reshape(-1)
         obs = np.stack([env.reset(seed=int(s))[0] for env, s in zip(self.envs, seeds)]).astype(np.float32)
         active = np.ones(n, dtype=bool)
         success = np.zeros(n, dtype=bool)
@@ -86,8 +95,8 @@ class CMujocoEvaluator:
         action_key = jax.random.fold_in(key, 1)
         step = 0
         while active.any() and step != self.max_steps:
-            actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(self.num_seeds, self.num_episodes, -1)),
-                                                action_key, step))
+            actions = np.asarray(self.policy_fn(
+                params, jnp.asarray(obs.reshape(self.num_members, self.num_episodes, -1)), action_key, step))
             step += 1
             actions = actions.reshape(n, -1)
             for i in np.flatnonzero(active):
@@ -97,8 +106,9 @@ class CMujocoEvaluator:
                 lengths[i] += 1
                 success[i] |= bool(info.get("success", False))
                 active[i] = not (terminated or truncated)
-        per_seed = lambda x: x.reshape(self.num_seeds, self.num_episodes).mean(1)  # noqa: E731
-        return EvalResult(per_seed(success.astype(np.float64)), per_seed(returns), per_seed(lengths.astype(float)))
+        per_member = lambda x: x.reshape(self.num_members, self.num_episodes).mean(1)  # noqa: E731
+        return EvalResult(per_member(success.astype(np.float64)), per_member(returns),
+                          per_member(lengths.astype(float)))
 
     def close(self) -> None:
         for env in self.envs:
@@ -106,31 +116,36 @@ class CMujocoEvaluator:
 
 
 class MJXEvaluator:
-    """Evaluates ``num_seeds`` policies on ``num_episodes`` episodes each, as one jitted scan over MJX envs.
+    """Evaluates one policy per member on ``num_episodes`` episodes each, as one jitted scan over MJX envs.
 
     The scan runs the twin's full horizon; an episode's reward, length and success stop counting at its first
     termination or truncation (the env keeps stepping, masked, so the program has a fixed shape). Episode ``i``
-    is reset from ``split(key)[i]`` and a stochastic policy draws from ``fold_in(key, 1)``.
+    of seed ``s`` is reset from ``split(key)[s * num_episodes + i]`` and a stochastic policy draws from
+    ``fold_in(key, 1)``; ``member_seeds`` as in :class:`CMujocoEvaluator`.
     """
 
     def __init__(self, env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                 num_steps: int | None = None):
+                 num_steps: int | None = None, member_seeds=None):
         from dbc_jax.envs.mjx_twins import make_twin  # here: importing mjx costs a second
 
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.member_seeds = _member_seeds(num_seeds, member_seeds)
+        self.num_members = len(self.member_seeds)
         self.env = make_twin(env_name, env_kwargs)
         self.policy_fn = policy_fn
         self.num_steps = num_steps or self.env.horizon  # scan length; fewer than the horizon only in benchmarks
         self._evaluate = jax.jit(self._rollout)
 
     def _rollout(self, params, key):
-        env, n = self.env, self.num_seeds * self.num_episodes
-        state, obs = jax.vmap(env.reset)(jax.random.split(key, n))
+        env, n = self.env, self.num_members * self.num_episodes
+        reset_keys = jax.random.split(key, self.num_seeds * self.num_episodes).reshape(
+            self.num_seeds, self.num_episodes, -1)[self.member_seeds]
+        state, obs = jax.vmap(env.reset)(reset_keys.reshape(n, -1))
         action_key = jax.random.fold_in(key, 1)
 
         def step(carry, t):
             state, obs, active, totals = carry
-            actions = self.policy_fn(params, obs.reshape(self.num_seeds, self.num_episodes, -1), action_key, t)
+            actions = self.policy_fn(params, obs.reshape(self.num_members, self.num_episodes, -1), action_key, t)
             state, out = jax.vmap(env.step)(state, actions.reshape(n, -1))
             totals = {"return": totals["return"] + jnp.where(active, out.reward, 0.0),
                       "length": totals["length"] + active,
@@ -139,7 +154,8 @@ class MJXEvaluator:
 
         totals = {"return": jnp.zeros(n, obs.dtype), "length": jnp.zeros(n, jnp.int32), "success": jnp.zeros(n, bool)}
         (_, _, _, totals), _ = jax.lax.scan(step, (state, obs, jnp.ones(n, bool), totals), jnp.arange(self.num_steps))
-        return jax.tree.map(lambda x: x.reshape(self.num_seeds, self.num_episodes).astype(jnp.float32).mean(1), totals)
+        return jax.tree.map(lambda x: x.reshape(self.num_members, self.num_episodes).astype(jnp.float32).mean(1),
+                            totals)
 
     def __call__(self, params, key: jax.Array) -> EvalResult:
         out = jax.device_get(self._evaluate(params, key))
@@ -169,10 +185,11 @@ def choose_backend(backend: str, env_name: str) -> str:
 
 
 def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                   backend: str = "auto"):
+                   backend: str = "auto", member_seeds=None):
     """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`)."""
     from dbc_jax.envs import get_task
 
     if choose_backend(backend, env_name) == "mjx":
-        return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn)
-    return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn)
+        return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn, member_seeds=member_seeds)
+    return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn,
+                            member_seeds=member_seeds)

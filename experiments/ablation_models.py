@@ -13,15 +13,14 @@ over seeds, the paper's numbers beside), ``ablation_models.png`` (bars with +-st
 from __future__ import annotations
 
 import argparse
-import ast
 import datetime
 import json
 import os
 
 import dbc_jax
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.joint_models import MODEL_NAMES
-from dbc_jax.train import config_differences
+from dbc_jax.train import saved_results
 
 # ablations_and_tasks.md section 1: Maze success rate (%), mean and std over 3 seeds.
 PAPER = {("diffusion", False): (79.6, 9.6), ("diffusion", True): (95.4, 1.7), ("ebm", False): (20.3, 11.8),
@@ -29,20 +28,6 @@ PAPER = {("diffusion", False): (79.6, 9.6), ("diffusion", True): (95.4, 1.7), ("
          ("gan", False): (54.8, 4.4), ("gan", True): (93.0, 3.5), ("bc", True): (92.1, 3.6)}
 LABELS = {"diffusion": "DM (DBC)", "ebm": "EBM", "vae": "VAE", "gan": "GAN", "bc": "BC alone"}
 AUTHORS_TERMS = {"ebm": "abs", "gan": "agent"}  # where the authors' policy term was not DBC's hinge
-
-
-def _cast(current, text: str, item: str):
-    """``text`` as a value of the field's type (that of ``current``); a clear error otherwise."""
-    if isinstance(current, str):
-        return text
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = None
-    accepted = {bool: (bool,), int: (int,), float: (int, float), tuple: (tuple, list)}[type(current)]
-    if not isinstance(value, accepted) or (isinstance(value, bool) and type(current) is not bool):
-        raise ValueError(f"--set {item}: expected a {type(current).__name__}")
-    return type(current)(value)
 
 
 def run_configs(preset: str, models: list[str], terms: str, seed: int, root: str, overrides: list[str]) -> dict:
@@ -60,28 +45,15 @@ def run_configs(preset: str, models: list[str], terms: str, seed: int, root: str
             config.policy.coeff_bc = 1.0 if with_bc else 0.0
         for item in overrides:
             field, sep, value = item.partition("=")
-            *sections, name = field.split(".")
-            target = config
-            for part in sections:
-                target = target[part]
-            if not sep or name not in target:
-                raise ValueError(f"--set {item}: expected <field>=<value> for an existing config field")
-            target[name] = _cast(target[name], value, item)
+            if not sep:
+                raise ValueError(f"--set {item}: expected <field>=<value>")
+            dbc_jax.configs.set_field(config, field, value, f"--set {item}")
         tag = model if model == "bc" else f"{model}_{'bc' if with_bc else 'nobc'}"
         if terms == "authors" and model in AUTHORS_TERMS:
             tag += f"_{AUTHORS_TERMS[model]}"
         config.workdir = os.path.join(root, preset, f"seed{seed}", tag)
         cells[(model, with_bc)] = config
     return cells
-
-
-def finished(config) -> dict | None:
-    """The saved results of a finished run with this config, else None."""
-    path = os.path.join(config.workdir, "results.json")
-    if not os.path.exists(path):
-        return None
-    saved = dbc_jax.configs.upgrade(read_json(os.path.join(config.workdir, "config.json")))
-    return None if config_differences(dbc_jax.configs.resolve(config), saved) else read_json(path)
 
 
 def table(cells: dict, results: dict, preset: str, num_episodes: int) -> str:
@@ -149,7 +121,7 @@ def main():
     cells = run_configs(args.preset, args.models, args.terms, args.seed, args.workdir, args.set)
     results = {}
     for key, config in cells.items():
-        saved = finished(config)
+        saved = saved_results(config)
         if saved is None and not args.no_train:
             what = "BC" if key[0] == "bc" else f"{LABELS[key[0]]}, {'with' if key[1] else 'without'} BC"
             print(f"\n== {what}: {config.workdir}", flush=True)

@@ -19,6 +19,7 @@ called ``--calls`` times with different keys. Prints the build + first call apar
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
@@ -28,7 +29,7 @@ import dbc_jax
 from dbc_jax.envs import get_task
 from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
-from dbc_jax.train import make_train
+from dbc_jax.train import TrainData, make_train
 
 from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
 
@@ -44,8 +45,10 @@ def bench_policy(task: str):
         rng = np.random.default_rng(0)
         obs = rng.standard_normal((1024, spec.obs_dim)).astype(np.float32)
         actions = rng.uniform(-1, 1, (1024, spec.act_dim)).astype(np.float32)
-        fns = make_train(config, obs, actions)
-        return fns.init(jax.random.PRNGKey(0)).policy_params, make_policy_fn(fns.act, Normalizer.from_data(obs, actions))
+        fns, data = make_train(config, spec.obs_dim, spec.act_dim), TrainData.from_normalized(obs, actions)
+        act = functools.partial(fns.act, action_bounds=data.action_bounds)
+        params = fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams()).policy_params
+        return params, make_policy_fn(act, Normalizer.from_data(obs, actions))
     from dbc_jax.experts.locomotion import expert_policy_fn
 
     return expert_policy_fn(task)
@@ -71,17 +74,17 @@ def bench(task: str, backend: str, batch: int, steps: int) -> dict:
 
 
 def bench_workdir(workdir: str, backend: str, calls: int) -> dict:
-    from dbc_jax.train import _eval_key, _make_evaluator, restore_workdir
+    from dbc_jax.train import _make_evaluator, eval_key, restore_workdir
 
-    config, state, normalizer, fns = restore_workdir(workdir)
+    config, state, normalizer, bounds, fns = restore_workdir(workdir)
     config.eval.backend = backend
     t0 = time.perf_counter()
-    evaluator = _make_evaluator(config, fns, normalizer)
-    results = [evaluator(state.policy_params, _eval_key(config, 0))]
+    evaluator = _make_evaluator(config, fns, normalizer, bounds)
+    results = [evaluator(state.policy_params, eval_key(config.seed, 0))]
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(1, calls):
-        results.append(evaluator(state.policy_params, _eval_key(config, i)))
+        results.append(evaluator(state.policy_params, eval_key(config.seed, i)))
     later = (time.perf_counter() - t0) / max(calls - 1, 1)
     evaluator.close()
     metric = get_task(config.env_name).metric

@@ -12,6 +12,7 @@ inference; this measures by how much, with each method's configured sampler.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dbc_jax
-from dbc_jax.train import make_train
+from dbc_jax.train import TrainData, make_train
 
 from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
 
@@ -42,10 +43,10 @@ def bench(task: str, preset: str, algo: str, batch: int, calls: int) -> dict:
     spec = dbc_jax.envs.get_task(task)
     rng = np.random.default_rng(0)
     n = 2 * max(config.policy.batch_size, config.diffusion.batch_size)
-    fns = make_train(config, rng.standard_normal((n, spec.obs_dim)).astype(np.float32),
-                     rng.standard_normal((n, spec.act_dim)).astype(np.float32))
-    params = jax.tree.map(lambda x: x[0], fns.init(jax.random.PRNGKey(0)).policy_params)
-    act = jax.jit(fns.act)
+    data = TrainData.from_normalized(rng.standard_normal((n, spec.obs_dim)), rng.standard_normal((n, spec.act_dim)))
+    fns = make_train(config, spec.obs_dim, spec.act_dim)
+    params = jax.tree.map(lambda x: x[0], fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams()).policy_params)
+    act = jax.jit(functools.partial(fns.act, action_bounds=data.action_bounds))
     obs = jnp.asarray(rng.standard_normal((batch, spec.obs_dim)), jnp.float32)
     t0 = time.perf_counter()
     jax.block_until_ready(act(params, obs, jax.random.PRNGKey(0)))

@@ -1,7 +1,9 @@
-"""Training speed: updates per second of joint-model pretraining and of the DBC policy step, at the paper's sizes.
+"""Training speed: updates per second of joint-model pretraining and of the DBC policy step, at the paper's sizes,
+and what training a grid as one program buys.
 
     python experiments/bench_train.py [--epochs 2] [--seeds 1 3] [--cases maze halfcheetah walker]
                                       [--models diffusion ebm vae gan]
+    python experiments/bench_train.py --grid [--lambdas 8] [--grid-sizes 24 48 96] [--cases maze]
 
 Cases (batch 128, timings of whole compiled chunks of epochs, so they include the scan and the shuffling):
     maze        DM hidden 128 on 6+2 dims, policy 3x256, N = 18,525 (the size of the paper's maze.pt)
@@ -10,8 +12,12 @@ Cases (batch 128, timings of whole compiled chunks of epochs, so they include th
 The data are random arrays of those shapes: the speed of a step does not depend on the values. "updates/s"
 counts one update of every vmapped seed as one update; "seed-updates/s" multiplies by the seeds. The first
 call (compile + one chunk) is shown apart.
-"""
 
+``--grid``: the DBC policy phase of 3 seeds x ``--lambdas`` λ values (24 policies by default) trained as one
+program (``config.grid.coeff``), against the same policies trained one after another (one compiled 1-policy
+program called once per policy; its compile counted once, apart). "policy-updates/s" counts every policy's
+updates. ``--grid-sizes`` adds rows of the one-program grid at other sizes (policies; multiples of 3).
+"""
 from __future__ import annotations
 
 import argparse
@@ -21,11 +27,12 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import dbc_jax
 from dbc_jax.joint_models import MODEL_NAMES
-from dbc_jax.train import make_train
+from dbc_jax.train import TrainData, make_train
 
 CASES = {
     "maze": dict(obs_dim=6, act_dim=2, n=18525, dm_hidden=128, policy=(256, 256, 256)),
@@ -47,35 +54,95 @@ def hardware() -> str:
             f"jax {jax.__version__}, python {platform.python_version()}")
 
 
-def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion") -> list[dict]:
+def case_config(case: str, num_seeds: int, model: str = "diffusion"):
     spec = CASES[case]
     config = dbc_jax.get_config("maze", "paper")
     config.num_seeds, config.model = num_seeds, model
     config.diffusion.hidden = spec["dm_hidden"]
     config.policy.hidden_sizes = spec["policy"]
     rng = np.random.default_rng(0)
-    obs = rng.standard_normal((spec["n"], spec["obs_dim"])).astype(np.float32)
-    actions = rng.standard_normal((spec["n"], spec["act_dim"])).astype(np.float32)
-    fns = make_train(config, obs, actions)
-    state = fns.init(jax.random.PRNGKey(0))
+    data = TrainData.from_normalized(rng.standard_normal((spec["n"], spec["obs_dim"])),
+                                     rng.standard_normal((spec["n"], spec["act_dim"])))
+    return config, data
+
+
+def timed(step, state, data, epochs):
+    """(state after two calls, seconds of the first call, seconds of the second)."""
+    t0 = time.perf_counter()
+    out, _ = step(state, data, epochs)
+    jax.block_until_ready(out)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out, _ = step(out, data, epochs)
+    jax.block_until_ready(out)
+    return out, first, time.perf_counter() - t0
+
+
+def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion") -> list[dict]:
+    config, data = case_config(case, num_seeds, model)
+    fns = make_train(config, data.obs.shape[1], data.actions.shape[1])
+    state = fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams())
+    per_epoch = fns.updates_per_epoch(data.num_items)
     rows = []
-    phases = [(f"{model} pretraining", "model", fns.model_epochs)] if fns.updates_per_epoch["model"] else []
+    phases = [(f"{model} pretraining", "model", fns.model_epochs)] if per_epoch["model"] else []
     for phase, key, step in phases + [(f"DBC policy step ({model})", "policy", fns.policy_epochs)]:
-        t0 = time.perf_counter()
-        out, _ = step(state, epochs)
-        jax.block_until_ready(out)
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        out, _ = step(out, epochs)
-        jax.block_until_ready(out)
-        elapsed = time.perf_counter() - t0
-        updates = epochs * fns.updates_per_epoch[key]
+        _, first, elapsed = timed(step, state, data, epochs)
+        updates = epochs * per_epoch[key]
         # A shared joint model is pretrained once, whatever the number of policy seeds.
         models = 1 if key == "model" and config[model].shared else num_seeds
         rows.append(dict(case=case, phase=phase, seeds=models, updates_per_s=updates / elapsed,
                          seed_updates_per_s=updates * models / elapsed, first_call_s=first,
                          compile_s=max(0.0, first - elapsed)))
     return rows
+
+
+def lambda_values(n: int) -> tuple:
+    """n λ values on a log grid from 1e-3, with 0 first (the authors' sweep: 0, 1e-3 ... 10)."""
+    return (0.0,) + tuple(float(v) for v in np.logspace(-3, 1, n - 1))
+
+
+def bench_grid(case: str, num_policies: int, epochs: int, one_after_another: bool) -> list[dict]:
+    """The policy phase of ``num_policies`` = 3 seeds x λ values as one program, and (optionally) one by one."""
+    lambdas = lambda_values(num_policies // 3)
+    config, data = case_config(case, 3)
+    config.grid.coeff = lambdas
+    fns = make_train(config, data.obs.shape[1], data.actions.shape[1])
+    updates = epochs * fns.updates_per_epoch(data.num_items)["policy"]
+    state = fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams())
+    _, first, elapsed = timed(fns.policy_epochs, state, data, epochs)
+    rows = [dict(case=case, how="one program", policies=num_policies, seconds=elapsed,
+                 policy_updates_per_s=num_policies * updates / elapsed, compile_s=max(0.0, first - elapsed))]
+    if one_after_another:
+        # One compiled 1-policy program (λ and the seed are arrays in the state), called once per policy.
+        single, data1 = case_config(case, 1)
+        single.diffusion.coeff = 1.0
+        fns1 = make_train(single, data1.obs.shape[1], data1.actions.shape[1])
+        hp = fns.grid.hparams()
+        states = [fns1.init(jax.random.PRNGKey(0), data1,
+                            jax.tree.map(lambda x: x[m:m + 1], hp).replace(seed=jnp.zeros(1, jnp.int32)))
+                  for m in range(num_policies)]
+        _, first, _ = timed(fns1.policy_epochs, states[0], data1, epochs)
+        t0 = time.perf_counter()
+        for s in states:
+            out, _ = fns1.policy_epochs(s, data1, epochs)
+            jax.block_until_ready(out)
+        elapsed = time.perf_counter() - t0
+        rows.append(dict(case=case, how="one after another", policies=num_policies, seconds=elapsed,
+                         policy_updates_per_s=num_policies * updates / elapsed, compile_s=max(0.0, first)))
+    return rows
+
+
+def main_grid(args) -> None:
+    print(f"DBC policy phase: 3 seeds x λ values, {args.epochs} epochs per timed call; compile shown apart\n")
+    print("| case | how | policies | seconds per call | policy-updates/s | first call - timed call (s) |")
+    print("|---|---|---|---|---|---|")
+    for case in args.cases:
+        for size in [3 * args.lambdas] + [g for g in args.grid_sizes if g != 3 * args.lambdas]:
+            if size % 3:
+                raise SystemExit(f"--grid-sizes: {size} is not a multiple of 3 seeds")
+            for r in bench_grid(case, size, args.epochs, one_after_another=size == 3 * args.lambdas):
+                print(f"| {r['case']} | {r['how']} | {r['policies']} | {r['seconds']:.2f} | "
+                      f"{r['policy_updates_per_s']:,.0f} | {r['compile_s']:.1f} |", flush=True)
 
 
 def main():
@@ -85,9 +152,14 @@ def main():
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--models", nargs="+", default=["diffusion"], choices=MODEL_NAMES,
                         help="joint models (the case sets only the diffusion model's width; the others: defaults)")
+    parser.add_argument("--grid", action="store_true", help="one program for a grid of policies vs one by one")
+    parser.add_argument("--lambdas", type=int, default=8, help="--grid: λ values (x 3 seeds)")
+    parser.add_argument("--grid-sizes", type=int, nargs="*", default=[], help="--grid: more grid sizes (policies)")
     args = parser.parse_args()
     print(f"hardware: {hardware()}")
     print(f"date: {time.strftime('%Y-%m-%d')}, batch 128, {args.epochs} epochs per timed chunk\n")
+    if args.grid:
+        return main_grid(args)
     print("| case | phase | seeds | updates/s | seed-updates/s | compile (s) |")
     print("|---|---|---|---|---|---|")
     seen = set()

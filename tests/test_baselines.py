@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dbc_jax
-from dbc_jax.train import evaluate_workdir, make_train
+from dbc_jax.train import TrainData, evaluate_workdir, make_train
 
 
 def toy_config(algo: str, **fields):
@@ -29,10 +29,16 @@ def toy_data(n=2048):
     return rng.uniform(-1, 1, (n, 2)).astype(np.float32), rng.choice([-1.0, 1.0], (n, 1)).astype(np.float32)
 
 
+def toy_act(config):
+    """The toy's policy, (params, obs, key) -> actions, with the data's action bounds."""
+    fns, data = make_train(config, 2, 1), TrainData.from_normalized(*toy_data())
+    return lambda params, obs, key: fns.act(params, obs, key, data.action_bounds)
+
+
 def train_toy(config):
-    fns = make_train(config, *toy_data())
-    state, _, info = jax.jit(fns.run)(jax.random.PRNGKey(0))
-    return fns, jax.tree.map(lambda x: x[0], state.policy_params), info
+    fns, data = make_train(config, 2, 1), TrainData.from_normalized(*toy_data())
+    state, _, info = jax.jit(fns.run)(jax.random.PRNGKey(0), data, fns.grid.hparams())
+    return toy_act(config), jax.tree.map(lambda x: x[0], state.policy_params), info
 
 
 TEST_OBS = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (500, 2)), jnp.float32)
@@ -48,26 +54,25 @@ def trained():
 def test_multimodal_expert_both_modes_kept(trained, algo, options):
     """Measured 2026-11-22: DDPM 45/55% at the two modes, DDIM 45/51%, IBC-DFO 66/34%, IBC-Langevin 73/27%."""
     if options:  # the same trained weights, another sampler
-        fns = make_train(toy_config(algo, **options), *toy_data())
-        params = trained[algo][1]
+        act, params = toy_act(toy_config(algo, **options)), trained[algo][1]
     else:
-        fns, params, _ = trained[algo]
-    actions = np.asarray(jax.jit(fns.act)(params, TEST_OBS, jax.random.PRNGKey(3)))
+        act, params, _ = trained[algo]
+    actions = np.asarray(jax.jit(act)(params, TEST_OBS, jax.random.PRNGKey(3)))
     assert actions.shape == (500, 1)
     near_plus, near_minus = np.mean(np.abs(actions - 1) < 0.25), np.mean(np.abs(actions + 1) < 0.25)
     assert near_plus + near_minus >= 0.9 and min(near_plus, near_minus) >= 0.2, (near_plus, near_minus)
 
 
 def test_bc_averages_the_modes(trained):
-    fns, params, _ = trained["bc"]
-    actions = np.asarray(fns.act(params, TEST_OBS, None))
+    act, params, _ = trained["bc"]
+    actions = np.asarray(act(params, TEST_OBS, None))
     assert np.abs(actions).mean() < 0.2
 
 
 @pytest.mark.parametrize("algo", ["dp", "ibc"])
 def test_sampling_is_a_function_of_the_key(trained, algo):
-    fns, params, info = trained[algo]
-    act = jax.jit(fns.act)
+    act, params, info = trained[algo]
+    act = jax.jit(act)
     a, b = act(params, TEST_OBS, jax.random.PRNGKey(5)), act(params, TEST_OBS, jax.random.PRNGKey(5))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, act(params, TEST_OBS, jax.random.PRNGKey(6)))

@@ -105,45 +105,58 @@ def test_gan_trains_online_per_seed_and_resumes_bit_identically(tmp_path, demos)
     assert all(0.0 <= x["gan/accuracy"] <= 1.0 for x in pol)
     for x in pol:
         np.testing.assert_allclose(x["loss/total"], 0.2 * x["model/term"], rtol=1e-5)
-    _, state, _, _ = restore_workdir(full.workdir)
+    state = restore_workdir(full.workdir).state
     assert jax.tree.leaves(state.model.params)[0].shape[0] == 3  # one discriminator per seed
     resumed = tmp_path / "resumed"
     os.makedirs(resumed / "checkpoints")
     shutil.copytree(os.path.join(full.workdir, "checkpoints", "2"), resumed / "checkpoints" / "2")
     shutil.copy(os.path.join(full.workdir, "config.json"), resumed / "config.json")
     again = dbc_jax.train(smoke_config(demos, resumed, "gan", coeff_bc=0.0), progress=False)
-    _, state_again, _, _ = restore_workdir(again.workdir)
+    state_again = restore_workdir(again.workdir).state
     for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(state_again)):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     np.testing.assert_array_equal(again.per_seed, full.per_seed)
 
 
-def test_workdir_from_before_the_joint_models_evaluates_and_refuses_to_resume(tmp_path, demos):
-    """An old run: config.json with a ``dm`` section and ``policy.coeff_dm``, checkpoints whose state has the old
-    field names (dm_params, dm_opt_state, dm_keys, coeff_dm, dm_epoch). Written here through orbax from a new
-    run, field by field as the old TrainState was."""
+@pytest.mark.parametrize("layout", [0, 1])
+def test_workdir_of_an_earlier_layout_evaluates_and_refuses_to_resume(tmp_path, demos, layout):
+    """Old runs, written here through orbax from a new run, field by field as the old TrainState was. Layout 0
+    (before the joint models): config.json with a ``dm`` section and ``policy.coeff_dm``; state fields dm_params,
+    dm_opt_state, dm_keys, coeff_dm, dm_epoch. Layout 1 (before grids): no ``grid`` section; ``coeff_model``
+    in place of the members' hyperparameters."""
     new = dbc_jax.train(smoke_config(demos, tmp_path / "new", "diffusion"), progress=False)
-    _, state, normalizer, fns = restore_workdir(new.workdir)
+    restored = restore_workdir(new.workdir)
+    state = restored.state
     old = tmp_path / "old"
     saved = json.load(open(os.path.join(new.workdir, "config.json")))
-    diffusion = saved.pop("diffusion")
-    saved["policy"].update(coeff_dm=diffusion.pop("coeff"), agent_expert_normalization=True)
-    del diffusion["term"], saved["model"], saved["ebm"], saved["vae"], saved["gan"]
-    saved["dm"] = diffusion
+    del saved["grid"]
+    bounds = [np.asarray(b).tolist() for b in restored.action_bounds]
+    if layout == 0:
+        diffusion = saved.pop("diffusion")
+        saved["policy"].update(coeff_dm=diffusion.pop("coeff"), agent_expert_normalization=True)
+        del diffusion["term"], saved["model"], saved["ebm"], saved["vae"], saved["gan"]
+        saved["dm"] = diffusion
+        old_state = {"dm_params": state.model.params, "dm_opt_state": state.model.opt_state,
+                     "policy_params": state.policy_params, "policy_opt_state": state.policy_opt_state,
+                     "dm_keys": state.model_keys, "policy_keys": state.policy_keys, "coeff_dm": state.hparams.coeff,
+                     "dm_epoch": state.model_epoch, "policy_epoch": state.policy_epoch}
+        meta = {"dm_epoch": 4, "policy_epoch": 4, "config": saved, "action_bounds": bounds}
+    else:
+        old_state = {"model": state.model, "model_keys": state.model_keys, "policy_params": state.policy_params,
+                     "policy_opt_state": state.policy_opt_state, "policy_keys": state.policy_keys,
+                     "coeff_model": state.hparams.coeff, "model_epoch": state.model_epoch,
+                     "policy_epoch": state.policy_epoch}
+        meta = {"model_epoch": 4, "policy_epoch": 4, "config": saved, "action_bounds": bounds}
     os.makedirs(old)
     json.dump(saved, open(old / "config.json", "w"))
-    old_state = {"dm_params": state.model.params, "dm_opt_state": state.model.opt_state,
-                 "policy_params": state.policy_params, "policy_opt_state": state.policy_opt_state,
-                 "dm_keys": state.model_keys, "policy_keys": state.policy_keys, "coeff_dm": state.coeff_model,
-                 "dm_epoch": state.model_epoch, "policy_epoch": state.policy_epoch}
     ckpt = Checkpoints(str(old))
-    ckpt.save(8, old_state, normalizer, {"dm_epoch": 4, "policy_epoch": 4, "config": saved,
-                                         "action_bounds": list(fns.action_bounds)})
+    ckpt.save(8, old_state, restored.normalizer, meta)
     ckpt.close()
     again = evaluate_workdir(str(old))
     np.testing.assert_array_equal(again.per_seed, new.per_seed)
     assert again.config.diffusion.coeff == 30.0 and again.config.diffusion.term == "hinge"
-    with pytest.raises(ValueError, match="was written by an earlier dbc_jax .* can still be evaluated"):
+    before = "the joint-model component" if layout == 0 else "grids"
+    with pytest.raises(ValueError, match=f"was written by an earlier dbc_jax \\(checkpoints from before {before}\\)"):
         dbc_jax.train(smoke_config(demos, old, "diffusion"), progress=False)
 
 
@@ -177,4 +190,4 @@ def test_ablation_cells_and_table(ablation, tmp_path):
     lines = ablation.table(cells, results, "quick", 100).splitlines()
     assert "| EBM | abs | – | 20.3 ± 11.8 | 90.0 ± 1.2 | 92.5 ± 3.0 |" in lines
     assert "| BC alone | – | – | – | 91.0 ± 2.0 | 92.1 ± 3.6 |" in lines
-    assert ablation.finished(cells[("ebm", True)]) is None  # nothing trained in that workdir
+    assert ablation.saved_results(cells[("ebm", True)]) is None  # nothing trained in that workdir

@@ -30,7 +30,7 @@ def make_setup(name, term="hinge"):
     k = jax.random.split(jax.random.PRNGKey(0), 4)
     obs, actions = jax.random.normal(k[0], (B, OBS)), jax.random.normal(k[1], (B, ACT))
     model = joint_models.make(name, section, OBS, ACT, (-2 * jnp.ones(ACT), 2 * jnp.ones(ACT)))
-    agent = dbc.Agent(policy=TableActions(), model=model, coeff_bc=1.0, term=term)
+    agent = dbc.Agent(policy=TableActions(), model=model, term=term)
     return agent, obs, actions, model.init(k[2]).params, k[3]
 
 
@@ -114,7 +114,7 @@ def test_hinge_is_zero_with_zero_gradient_when_agent_beats_expert(setup):
 
 
 def test_bc_has_no_joint_model():
-    agent = dbc.Agent(policy=TableActions(), model=None, coeff_bc=1.0, term="hinge")
+    agent = dbc.Agent(policy=TableActions(), model=None, term="hinge")
     obs, actions = jnp.zeros((B, OBS)), jnp.ones((B, ACT))
     pred = actions + 0.2
     total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0))

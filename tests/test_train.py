@@ -117,31 +117,63 @@ def test_config_errors_name_the_field(tmp_path):
                                          r"halfcheetah, walker\); use 'c' or 'auto'"):
         dbc_jax.train(c, progress=False)
     assert not os.path.exists(c.workdir)  # refused before any compute or file
+    for fields, message in [
+            ({"algo": "bc", "grid__coeff": (0.1, 1.0)}, r"config.grid.coeff: only algo 'dbc' has this hyperparameter, "
+                                                        r"not 'bc' \(BC is DBC with λ = 0: sweep λ with algo dbc\)"),
+            ({"grid__lr": (1e-3, 0.0)}, r"config.grid.lr: learning rates must be > 0, got \(0.001, 0.0\)"),
+            ({"grid__coeff": (1.0, 1.0)}, r"config.grid.coeff: repeated values in \(1.0, 1.0\)")]:
+        with pytest.raises(ValueError, match=message):
+            dbc_jax.train(tiny_config(tmp_path, **fields), progress=False)
     with pytest.raises(ValueError, match="unknown preset 'huge' for maze"):
         dbc_jax.get_config("maze", "huge")
 
 
-def test_lambda_per_seed_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
-    """make_train is pure: sweep lambda across the seed axis; the lambda = 0 seed equals a BC run bit for bit."""
+def demo_data(demos):
     from dbc_jax.data import load_dataset
-    from dbc_jax.normalization import Normalizer
 
     d = load_dataset(demos)
-    n = Normalizer.from_data(d.obs, d.actions)
-    obs, actions = n.normalize_obs(d.obs), n.normalize_actions(d.actions)
-    dbc_fns = dbc_jax.make_train(tiny_config(tmp_path), obs, actions)
-    state = dbc_fns.init(jax.random.PRNGKey(1))
-    state, _ = dbc_fns.model_epochs(state, 2)
-    state = state.replace(coeff_model=jax.numpy.array([0.0, 30.0, 30.0]))
-    swept, _ = dbc_fns.policy_epochs(state, 2)
-    bc_fns = dbc_jax.make_train(tiny_config(tmp_path, algo="bc"), obs, actions)
-    bc, _ = bc_fns.policy_epochs(bc_fns.init(jax.random.PRNGKey(1)), 2)
+    return dbc_jax.TrainData.from_demos(d.obs, d.actions)
+
+
+def test_lambda_grid_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
+    """make_train is pure in its data and hyperparameters: a grid of lambdas x seeds is one program, member
+    (lambda 0, seed s) equals seed s of a BC run bit for bit, and the same inputs give the same numbers."""
+    data = demo_data(demos)
+    dbc_fns = dbc_jax.make_train(tiny_config(tmp_path, grid__coeff=(0.0, 30.0)), 6, 2)
+    assert dbc_fns.grid.shape == (2, 3) and [m["coeff"] for m in dbc_fns.grid.members()] == [0.0] * 3 + [30.0] * 3
+    state = dbc_fns.init(jax.random.PRNGKey(1), data, dbc_fns.grid.hparams())
+    state, _ = dbc_fns.model_epochs(state, data, 2)
+    swept, _ = dbc_fns.policy_epochs(state, data, 2)
+    bc_fns = dbc_jax.make_train(tiny_config(tmp_path, algo="bc"), 6, 2)
+    bc, _ = bc_fns.policy_epochs(bc_fns.init(jax.random.PRNGKey(1), data, bc_fns.grid.hparams()), data, 2)
     for x, y in zip(leaves(swept.policy_params), leaves(bc.policy_params)):
-        np.testing.assert_array_equal(x[0], y[0])  # lambda 0 == BC
-        assert not np.array_equal(x[1], y[1])  # lambda 30 moved the policy elsewhere
-    again, _ = dbc_fns.policy_epochs(state, 2)
+        np.testing.assert_array_equal(x[:3], y)  # lambda 0 == BC, seed by seed
+        assert not np.array_equal(x[3:], y)  # lambda 30 moved the policies elsewhere
+    again, _ = dbc_fns.policy_epochs(state, data, 2)
     for x, y in zip(leaves(swept.policy_params), leaves(again.policy_params)):
         np.testing.assert_array_equal(x, y)  # same inputs, same numbers
+
+
+def test_grid_run_equals_its_points_run_apart(tmp_path, demos):
+    """A grid (lambda x lr) trained and evaluated as one program: each member matches the plain run of its point
+    (same keys, same evaluation episodes), and results, metrics and table name the axes."""
+    grid = run(tmp_path, demos, "grid", grid__coeff=(3.0, 30.0), grid__lr=(1e-3, 3e-3), diffusion__shared=True)
+    assert grid.grid.shape == (2, 2, 3) and grid.by_point.shape == (4, 3)
+    apart = run(tmp_path, demos, "apart", diffusion__coeff=3.0, policy__lr=3e-3)
+    np.testing.assert_allclose(grid.by_point[1], apart.per_seed)  # point (coeff 3, lr 3e-3)
+    a, b = restore_workdir(grid.workdir).state, restore_workdir(apart.workdir).state
+    for x, y in zip(leaves(a.policy_params), leaves(b.policy_params)):
+        np.testing.assert_allclose(x[3:6], y, rtol=1e-4, atol=1e-6)
+    records = [json.loads(line) for line in open(grid.paths["metrics"])]
+    assert records[0]["phase"] == "grid" and records[0]["axes"] == {"coeff": [3.0, 30.0], "lr": [1e-3, 3e-3]}
+    assert records[0]["members"][4] == {"coeff": 3.0, "lr": 3e-3, "seed": 1}
+    assert len(next(r for r in records if r["phase"] == "policy")["bc/mse/per_member"]) == 12
+    table = grid.table()
+    assert "| coeff | lr | success rate (%), mean ± std | per seed |" in table and "| 30 | 0.003 |" in table
+    saved = json.load(open(grid.paths["results"]))
+    assert [p["point"] for p in saved["points"]][1] == {"coeff": 3.0, "lr": 3e-3} and "mean" not in saved
+    with pytest.raises(ValueError, match="a grid of 4 points has one value per point: use .means"):
+        grid.mean
 
 
 def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
@@ -162,17 +194,12 @@ def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
 
 
 def test_one_diffusion_model_per_seed_option(tmp_path, demos):
-    from dbc_jax.data import load_dataset
-    from dbc_jax.normalization import Normalizer
-
-    d = load_dataset(demos)
-    n = Normalizer.from_data(d.obs, d.actions)
-    fns = dbc_jax.make_train(tiny_config(tmp_path, diffusion__shared=False), n.normalize_obs(d.obs),
-                             n.normalize_actions(d.actions))
-    state, _ = fns.model_epochs(fns.init(jax.random.PRNGKey(1)), 1)
+    data = demo_data(demos)
+    fns = dbc_jax.make_train(tiny_config(tmp_path, diffusion__shared=False), 6, 2)
+    state, _ = fns.model_epochs(fns.init(jax.random.PRNGKey(1), data, fns.grid.hparams()), data, 1)
     kernels = np.asarray(state.model.params["params"]["out"]["kernel"])
     assert kernels.shape[0] == 3 and not np.array_equal(kernels[0], kernels[1])  # three different models
-    state, info = fns.policy_epochs(state, 1)
+    state, info = fns.policy_epochs(state, data, 1)
     assert np.asarray(info["model/agent"]).shape == (3, 1)
-    shared = dbc_jax.make_train(tiny_config(tmp_path), n.normalize_obs(d.obs), n.normalize_actions(d.actions))
-    assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1)).model)[0].shape[0] == 1
+    shared = dbc_jax.make_train(tiny_config(tmp_path), 6, 2)
+    assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1), data, shared.grid.hparams()).model)[0].shape[0] == 1

@@ -5,10 +5,11 @@
     policy_loss(agent, params, obs, actions, key) -> (loss, info)
     act(agent, params, obs, key) -> actions                         normalized obs in, normalized actions out
 
-``action_bounds`` is the (low, high) range of the dataset's normalized actions. DBC alone uses a joint model of
-(s, a) (``dbc_jax/joint_models/``): the trainer builds it and passes it to ``dbc.make_agent(..., model=)``, and
-its ``policy_loss`` takes the model's parameters and λ as well. Every ``info`` holds ``loss/total`` plus
-namespaced terms (``bc/mse``, ``model/term``, ``dp/loss``, ``ibc/infonce``).
+``action_bounds`` is the (low, high) range of the dataset's normalized actions (arrays, traced: the trainer builds
+the agent inside its jitted functions from the data it is given). DBC alone uses a joint model of (s, a)
+(``dbc_jax/joint_models/``): the trainer builds it and passes it to ``dbc.make_agent(..., model=)``, and its
+``policy_loss`` takes the BC weight, the model's parameters and λ as well (traced: one per grid member). Every
+``info`` holds ``loss/total`` plus namespaced terms (``bc/mse``, ``model/term``, ``dp/loss``, ``ibc/infonce``).
 """
 
 from dbc_jax.algos import dbc, dp, ibc

@@ -25,7 +25,6 @@ class Agent(NamedTuple):
 
     policy: Policy
     model: JointModel | None  # None: BC
-    coeff_bc: float  # weight of the BC (MSE) term
     term: str  # form of the model's term (joint_models.model_term)
 
 
@@ -33,7 +32,7 @@ def make_agent(config: ConfigDict, obs_dim: int, act_dim: int, action_bounds=Non
                model: JointModel | None = None) -> Agent:
     del obs_dim, action_bounds
     return Agent(policy=Policy(hidden_sizes=tuple(config.policy.hidden_sizes), act_dim=act_dim), model=model,
-                 coeff_bc=config.policy.coeff_bc, term=config[config.model].term)
+                 term=config[config.model].term)
 
 
 def init_policy(agent: Agent, key: jax.Array, obs_dim: int):
@@ -45,12 +44,13 @@ def act(agent: Agent, policy_params, obs, key=None):
     return agent.policy.apply(policy_params, obs)
 
 
-def policy_loss(agent: Agent, policy_params, obs, actions, key, model_params=None, coeff_model=None):
-    """BC plus, with a joint model, ``coeff_model`` (λ) times its term; ``model_params`` get no gradient."""
+def policy_loss(agent: Agent, policy_params, obs, actions, key, coeff_bc=1.0, model_params=None, coeff_model=None):
+    """``coeff_bc`` times BC plus, with a joint model, ``coeff_model`` (λ) times its term; ``model_params`` get no
+    gradient. The weights may be traced values: the trainer passes each grid member's own."""
     pred = act(agent, policy_params, obs)
     bc = jnp.mean((pred - actions) ** 2)
     info = {"bc/mse": bc}
-    loss = agent.coeff_bc * bc
+    loss = coeff_bc * bc
     if agent.model is not None:
         model_params = jax.lax.stop_gradient(model_params)
         agent_loss = agent.model.proxy_loss(model_params, jnp.concatenate([obs, pred], -1), key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -44,6 +45,9 @@ def resolve(config: ConfigDict) -> ConfigDict:
         raise ValueError(f"config.{config.model}.term: expected one of {TERMS}, got '{model.term}'")
     if config.algo == "bc":
         model.coeff = 0.0  # BC is DBC without the joint model (lambda = 0)
+    from dbc_jax.grid import check_grid
+
+    check_grid(config)
     pretrained = pretrains_model(config)
     for field in ("num_seeds", "policy.batch_size", "eval.num_episodes", "policy.log_every_epochs") + (
             (f"{config.model}.batch_size", f"{config.model}.log_every_epochs") if pretrained else ()):
@@ -81,8 +85,10 @@ def _flatten(tree, prefix=""):
 
 
 def uses_joint_model(config: ConfigDict) -> bool:
-    """Whether the run uses DBC's joint model of (s, a) (DBC with lambda != 0; not BC, DP or IBC)."""
-    return config.algo in ("dbc", "bc") and config[config.model].coeff != 0
+    """Whether the run uses DBC's joint model of (s, a) (DBC with a lambda != 0, its own or in ``config.grid``;
+    not BC, DP or IBC)."""
+    lambdas = tuple(config.get("grid", {}).get("coeff", ())) or (config[config.model].coeff,)
+    return config.algo in ("dbc", "bc") and any(v != 0 for v in lambdas)
 
 
 def pretrains_model(config: ConfigDict) -> bool:
@@ -96,15 +102,42 @@ def pretrain_epochs(config: ConfigDict) -> int:
 
 
 def upgrade(saved: dict) -> dict:
-    """A saved config.json in today's layout. Runs written before the joint-model component had a ``dm`` section,
+    """A saved config.json in today's layout. Runs written before grids have no ``grid`` section (one point); runs
+    written before the joint-model component had a ``dm`` section,
     ``policy.coeff_dm`` and ``policy.agent_expert_normalization``: they become ``diffusion`` (with ``coeff`` and
     ``term``), and the other models' sections come from the task's defaults."""
+    saved = json.loads(json.dumps(saved))
+    saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
     if "dm" not in saved:
         return saved
-    saved = json.loads(json.dumps(saved))
     diffusion, policy = saved.pop("dm"), saved["policy"]
     diffusion["coeff"] = policy.pop("coeff_dm")
     diffusion["term"] = "hinge" if policy.pop("agent_expert_normalization", True) else "agent"
     defaults = get_config(saved["env_name"], saved["preset"]).to_dict()
     saved.update({"model": "diffusion", "diffusion": diffusion, **{m: defaults[m] for m in MODEL_NAMES[1:]}})
     return saved
+
+
+def parse_value(current, text: str, where: str):
+    """``text`` (from a command line) as a value of the type of ``current``; ValueError naming ``where``."""
+    if isinstance(current, str):
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    accepted = {bool: (bool,), int: (int,), float: (int, float), tuple: (tuple, list)}[type(current)]
+    if not isinstance(value, accepted) or (isinstance(value, bool) and type(current) is not bool):
+        raise ValueError(f"{where}: expected a {type(current).__name__}, got {text!r}")
+    return type(current)(value)
+
+
+def set_field(config: ConfigDict, field: str, text: str, where: str) -> None:
+    """Set the existing config ``field`` ("section.name") from command-line ``text``, cast to its type."""
+    *sections, name = field.split(".")
+    target = config
+    for part in sections:
+        target = target.get(part) if isinstance(target, ConfigDict) else None
+    if not isinstance(target, ConfigDict) or name not in target:
+        raise ValueError(f"{where}: '{field}' is not a config field")
+    target[name] = parse_value(target[name], text, where)

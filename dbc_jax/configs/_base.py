@@ -73,6 +73,13 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.gan.lr = 5e-5  # discriminator Adam learning rate (the authors: the policy's)
     c.gan.grad_clip = 0.0  # global grad-norm clip (0: none)
 
+    # A grid of the policy phase's hyperparameters trained as one program (dbc_jax/grid.py): each non-empty tuple
+    # is an axis whose values replace the config's own, and every combination trains for each of num_seeds seeds.
+    c.grid = ConfigDict()
+    c.grid.coeff = ()  # λ values (replace config.<model>.coeff); algo dbc only
+    c.grid.coeff_bc = ()  # BC-term weights (replace policy.coeff_bc); algo dbc only
+    c.grid.lr = ()  # the policy's peak learning rates (replace policy.lr)
+
     c.policy = ConfigDict()
     c.policy.adam_eps = 1e-12  # Adam's epsilon (the official code's)
     c.policy.batch_size = 128  # the last partial batch of each epoch is dropped
