@@ -10,19 +10,23 @@ BENCH  ?= train
 # pytest-xdist processes; most of the suite's time is single-threaded XLA compilation, so two overlap well on 2 cores.
 TEST_WORKERS ?= 2
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
+# The task registry (dbc_jax/tasks.py) names the tasks; it imports nothing heavy, so help works before install.
+TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
+EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval demos expert test bench generalization ablation-models sweep manifold clean
+.PHONY: help install train eval demos expert test test-slow bench generalization ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
-	@echo "  make train ENV=maze|fetchpick|halfcheetah|walker [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
+	@echo "  make train ENV=$(TASKS) [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
 	@echo "                                                   DBC's joint model: ARGS='--config.model=diffusion|ebm|vae|gan'"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
-	@echo "  make demos ENV=maze|fetchpick                    (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
-	@echo "  make expert ENV=halfcheetah|walker               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
+	@echo "  make demos ENV=<task>                            (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
+	@echo "  make expert ENV=$(EXPERT_TASKS)               retrain the SAC expert (dbc_jax/experts/weights/), then make demos"
 	@echo "  make test [TEST_WORKERS=2]                       the test suite (pytest-xdist processes; 0 = serial)"
+	@echo "  make test-slow                                   the longer checks CI runs after make test"
 	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make generalization [PRESET=quick]               FetchPick: train at noise 1.25, evaluate at 1..2 (table + plot)"
 	@echo "  make ablation-models [PRESET=quick]              Maze: DM, EBM, VAE, GAN in DBC's term, with/without BC, and BC"
@@ -54,7 +58,10 @@ expert: install
 	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)
 
 test: install
-	$(PY) -m pytest -q -rsx -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(PY) -m pytest -q -rsx -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(ARGS)
+
+test-slow: install
+	$(PY) -m pytest -q -rsx -m slow $(ARGS)
 
 bench: install
 	$(PY) experiments/bench_$(BENCH).py $(ARGS)

@@ -6,11 +6,11 @@
     config.grid.coeff = (0.1, 1.0, 10.0)  # a grid of lambdas x config.num_seeds seeds, one program: results.means
 """
 
-from dbc_jax import envs as _envs
+from dbc_jax import tasks as _tasks
 from dbc_jax.configs import get_config
 from dbc_jax.train import Results, TrainData, TrainState, evaluate_workdir, make_train, train
 
-_envs.register_all()
+_tasks.register_all()
 
 __all__ = ["Results", "TrainData", "TrainState", "evaluate_workdir", "get_config", "make_train", "train"]
 __version__ = "0.1.0"

@@ -19,6 +19,7 @@ one too, which the official code forgets -- and actions denormalized on the way 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import gymnasium as gym
@@ -44,18 +45,22 @@ class EvalResult:
 
 
 def make_policy_fn(act: Callable, normalizer: Normalizer) -> Callable:
-    """``(params [S, ...], obs [S, B, obs_dim], key, step) -> actions [S, B, act_dim]``, jitted, in env units.
+    """``(params [S, ...], obs [S, B, obs_dim], key, step, first=0, total=None) -> actions [S, B, act_dim]``,
+    jitted, in env units.
 
     ``act(params, obs, key)`` is one seed's normalized policy; stochastic ones (DP's sampler, IBC's optimizer) draw
-    from ``fold_in(key, step)`` split over the seeds, deterministic ones ignore it.
+    from ``fold_in(key, step)`` split over the members, deterministic ones ignore it. The S members given may be
+    members ``first .. first + S`` of ``total`` (an evaluator that steps them in blocks): each still gets its own
+    key of the split over all ``total``, so the draws do not depend on the blocks.
     """
 
     def policy(params, obs, key):
         return normalizer.denormalize_actions(act(params, normalizer.normalize_obs(obs), key))
 
-    @jax.jit
-    def policy_fn(params, obs, key, step):
-        keys = jax.random.split(jax.random.fold_in(key, step), obs.shape[0])
+    @functools.partial(jax.jit, static_argnames="total")
+    def policy_fn(params, obs, key, step, first=0, total=None):
+        keys = jax.random.split(jax.random.fold_in(key, step), total or obs.shape[0])
+        keys = jax.lax.dynamic_slice_in_dim(keys, first, obs.shape[0])
         return jax.vmap(policy)(params, obs, keys)
 
     return policy_fn
@@ -72,22 +77,37 @@ class CMujocoEvaluator:
     Episode ``i`` of seed ``s`` is reset with an integer seed drawn from the ``key`` passed in, and a stochastic
     policy's draws come from ``fold_in(key, 1)``, so the same key gives the same episodes. Members are the seeds
     by default; ``member_seeds`` [members] lets several policies (a grid's points) play the episodes of a seed.
+
+    At most ``max_envs`` envs exist at once: a large grid plays its members in blocks of as many as fit (one
+    FetchPick env holds 11 MB, so a 21-member grid's 2,100 at once would take 23 GB), with the same results.
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
-                 policy_fn: Callable, max_steps: int | None = None, member_seeds=None):
+                 policy_fn: Callable, max_steps: int | None = None, member_seeds=None, max_envs: int = 512):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
         self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
-        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(self.num_members * num_episodes)]
+        self.block = max(1, min(self.num_members, max_envs // num_episodes))  # members stepped together
+        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(self.block * num_episodes)]
         self.policy_fn = policy_fn
 
     def __call__(self, params, key: jax.Array) -> EvalResult:
-        n = len(self.envs)
         per_seed = np.asarray(jax.random.randint(key, (self.num_seeds * self.num_episodes,), 0, 2**31 - 1))
-        seeds = per_seed.reshape(self.num_seeds, self.num_episodes)[self.member_seeds].reshape(-1)
-        obs = np.stack([env.reset(seed=int(s))[0] for env, s in zip(self.envs, seeds)]).astype(np.float32)
+        seeds = per_seed.reshape(self.num_seeds, self.num_episodes)[self.member_seeds]
+        totals = [self._play(params, key, seeds, first) for first in range(0, self.num_members, self.block)]
+        success, returns, lengths = (np.concatenate(x) for x in zip(*totals))
+        return EvalResult(success, returns, lengths)
+
+    def _play(self, params, key, seeds, first: int):
+        """Members ``first ..`` of one block: their per-member success rate, mean return and mean length."""
+        members = min(self.block, self.num_members - first)
+        n = members * self.num_episodes
+        if members < self.num_members:
+            params = jax.tree.map(lambda x: x[first:first + members], params)
+        envs = self.envs[:n]
+        obs = np.stack([env.reset(seed=int(s))[0]
+                        for env, s in zip(envs, seeds[first:first + members].reshape(-1))]).astype(np.float32)
         active = np.ones(n, dtype=bool)
         success = np.zeros(n, dtype=bool)
         returns = np.zeros(n)
@@ -95,20 +115,19 @@ class CMujocoEvaluator:
         action_key = jax.random.fold_in(key, 1)
         step = 0
         while active.any() and step != self.max_steps:
-            actions = np.asarray(self.policy_fn(
-                params, jnp.asarray(obs.reshape(self.num_members, self.num_episodes, -1)), action_key, step))
+            actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(members, self.num_episodes, -1)),
+                                                action_key, step, first=first, total=self.num_members))
             step += 1
             actions = actions.reshape(n, -1)
             for i in np.flatnonzero(active):
-                o, r, terminated, truncated, info = self.envs[i].step(actions[i])
+                o, r, terminated, truncated, info = envs[i].step(actions[i])
                 obs[i] = o
                 returns[i] += r
                 lengths[i] += 1
                 success[i] |= bool(info.get("success", False))
                 active[i] = not (terminated or truncated)
-        per_member = lambda x: x.reshape(self.num_members, self.num_episodes).mean(1)  # noqa: E731
-        return EvalResult(per_member(success.astype(np.float64)), per_member(returns),
-                          per_member(lengths.astype(float)))
+        per_member = lambda x: x.reshape(members, self.num_episodes).mean(1)  # noqa: E731
+        return per_member(success.astype(np.float64)), per_member(returns), per_member(lengths.astype(float))
 
     def close(self) -> None:
         for env in self.envs:
@@ -170,13 +189,13 @@ def choose_backend(backend: str, env_name: str) -> str:
     """``"auto"``: MJX when jax runs on an accelerator and the task has an MJX twin, else C MuJoCo (faster on a
     CPU at every batch size)."""
     from dbc_jax.configs import EVAL_BACKENDS
-    from dbc_jax.envs import TASKS, get_task
+    from dbc_jax.tasks import TASKS, get_task
 
     if backend not in EVAL_BACKENDS:
         raise ValueError(f"config.eval.backend: expected one of {EVAL_BACKENDS}, got '{backend}'")
-    has_twin = get_task(env_name).mjx_twin
+    has_twin = get_task(env_name).has_twin
     if backend == "mjx" and not has_twin:
-        twins = ", ".join(name for name, task in TASKS.items() if task.mjx_twin)
+        twins = ", ".join(name for name, task in TASKS.items() if task.has_twin)
         raise ValueError(f"config.eval.backend: '{env_name}' has no MJX twin (tasks with one: {twins}); "
                          "use 'c' or 'auto'")
     if backend == "auto":
@@ -187,7 +206,7 @@ def choose_backend(backend: str, env_name: str) -> str:
 def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
                    backend: str = "auto", member_seeds=None):
     """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`)."""
-    from dbc_jax.envs import get_task
+    from dbc_jax.tasks import get_task
 
     if choose_backend(backend, env_name) == "mjx":
         return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn, member_seeds=member_seeds)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from dbc_jax import configs as config_lib
 from dbc_jax.checkpoint import Checkpoints, atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.data import Dataset, check_compatible, load_dataset
-from dbc_jax.envs import Task, get_task
+from dbc_jax.tasks import Task, get_task
 from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
 from dbc_jax.grid import Grid
 from dbc_jax.normalization import Normalizer
@@ -132,11 +132,11 @@ def _demo_settings(config: ConfigDict) -> dict:
 
 def make_demos(config: ConfigDict, path: str | None = None, progress: bool = True) -> str:
     """Generate the task's expert demos into the project's dataset file; returns its path."""
-    from dbc_jax.experts import DEMO_GENERATORS
+    from dbc_jax.experts import generate_demos
 
     path = path or config.data.path or default_data_path(config)
-    dataset = DEMO_GENERATORS[config.env_name](num_episodes=config.data.num_episodes, progress=progress,
-                                               **_demo_settings(config))
+    dataset = generate_demos(config.env_name, num_episodes=config.data.num_episodes, progress=progress,
+                             **_demo_settings(config))
     dataset.save(path)
     return path
 
@@ -293,7 +293,8 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     config = config_lib.resolve(config)
     task = get_task(config.env_name)
     dataset = prepare_dataset(config, task, progress)
-    data = TrainData.from_demos(dataset.obs, dataset.actions)
+    raw = None if config.data.normalize else Normalizer.identity(task.obs_dim, task.act_dim)
+    data = TrainData.from_demos(dataset.obs, dataset.actions, normalizer=raw)
     normalizer = data.normalizer
 
     workdir = os.path.abspath(config.workdir)
@@ -440,7 +441,8 @@ def restore_workdir(workdir: str, sampler: dict | None = None) -> Restored:
                               fns.grid.hparams())
     if _checkpoint_layout(meta) == CHECKPOINT_LAYOUT:
         norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
-                                     for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)))
+                                     for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)),
+                                   enabled=config.data.normalize)
         state, normalizer, _ = ckpt.restore(step, template, norm_template)
     else:
         state, normalizer = _restore_earlier_layout(ckpt, step, template, fns)

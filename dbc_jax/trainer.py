@@ -59,7 +59,7 @@ class TrainData:
             action_bounds = (actions.min(0), actions.max(0))
         if normalizer is None:
             obs_dim, act_dim = obs.shape[1], actions.shape[1]
-            normalizer = Normalizer(jnp.zeros(obs_dim), jnp.ones(obs_dim), jnp.zeros(act_dim), jnp.ones(act_dim))
+            normalizer = Normalizer.identity(obs_dim, act_dim)
         return cls(obs, actions, tuple(jnp.asarray(b, jnp.float32) for b in action_bounds), normalizer)
 
     @property

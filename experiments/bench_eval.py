@@ -26,14 +26,14 @@ import jax
 import numpy as np
 
 import dbc_jax
-from dbc_jax.envs import get_task
+from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
 from dbc_jax.train import TrainData, make_train
 
 from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
 
-HORIZON = {"maze": 400, "halfcheetah": 1000, "walker": 1000}
+TWIN_TASKS = [task.name for task in TASKS.values() if task.has_twin]  # what both backends can run
 
 
 def bench_policy(task: str):
@@ -49,7 +49,7 @@ def bench_policy(task: str):
         act = functools.partial(fns.act, action_bounds=data.action_bounds)
         params = fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams()).policy_params
         return params, make_policy_fn(act, Normalizer.from_data(obs, actions))
-    from dbc_jax.experts.locomotion import expert_policy_fn
+    from dbc_jax.experts.learned import expert_policy_fn
 
     return expert_policy_fn(task)
 
@@ -69,7 +69,7 @@ def bench(task: str, backend: str, batch: int, steps: int) -> dict:
     evaluator.close()
     env_steps = float(result.episode_length.mean()) * batch
     return dict(task=task, backend=backend, batch=batch, env_steps_per_s=env_steps / seconds,
-                episodes_per_s=env_steps / seconds / HORIZON[task], call_s=seconds, first_s=first,
+                episodes_per_s=env_steps / seconds / get_task(task).horizon, call_s=seconds, first_s=first,
                 mean_length=float(result.episode_length.mean()))
 
 
@@ -105,7 +105,7 @@ def main_workdir(args) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=["maze", "halfcheetah", "walker"], choices=list(HORIZON))
+    parser.add_argument("--tasks", nargs="+", default=TWIN_TASKS, choices=TWIN_TASKS)
     parser.add_argument("--backends", nargs="+", default=["c", "mjx"], choices=["c", "mjx"])
     parser.add_argument("--batch", nargs="+", type=int, default=[1, 16, 256, 1024, 4096], help="episodes per call")
     parser.add_argument("--steps", type=int, default=100, help="steps per episode in the timed call")

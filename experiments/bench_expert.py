@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbc_jax  # noqa: E402,F401  (registers the envs)
 from bench_train import hardware  # noqa: E402
-from dbc_jax.envs import get_task  # noqa: E402
+from dbc_jax.tasks import get_task, names  # noqa: E402
 from dbc_jax.experts import sac  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main():
     print(f"date: {time.strftime('%Y-%m-%d')}, jax {jax.__version__}, SAC 2x256 actor and twin critics\n")
     print("| what | per second | compile (s) |")
     print("|---|---|---|")
-    for env_name in ("halfcheetah", "walker"):
+    for env_name in names(expert="sac"):
         rate = env_steps_per_s(env_name, args.env_steps)
         print(f"| {env_name} env steps (actor picks each action) | {rate:,.0f} | |", flush=True)
     for batch_size in args.batch_sizes:

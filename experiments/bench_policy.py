@@ -40,7 +40,7 @@ def sampler(config) -> str:
 def bench(task: str, preset: str, algo: str, batch: int, calls: int) -> dict:
     config = dbc_jax.get_config(task, preset)
     config.algo, config.num_seeds = algo, 1
-    spec = dbc_jax.envs.get_task(task)
+    spec = dbc_jax.tasks.get_task(task)
     rng = np.random.default_rng(0)
     n = 2 * max(config.policy.batch_size, config.diffusion.batch_size)
     data = TrainData.from_normalized(rng.standard_normal((n, spec.obs_dim)), rng.standard_normal((n, spec.act_dim)))

@@ -27,6 +27,7 @@ import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.configs._base import PRESETS
 from dbc_jax.grid import Grid, axis_for_field, config_field
+from dbc_jax.tasks import TASKS
 from dbc_jax.train import MetricsLog, saved_results
 
 
@@ -157,7 +158,7 @@ def plot(rows: list[dict], metric: str, path: str, title: str) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="maze", help="task: maze, fetchpick, halfcheetah, walker")
+    parser.add_argument("--env", default="maze", choices=list(TASKS), help="task (default maze)")
     parser.add_argument("--preset", default="quick", choices=PRESETS)
     parser.add_argument("--algo", default="dbc", choices=dbc_jax.configs.ALGOS)
     parser.add_argument("--grid", action="append", default=[], required=True,

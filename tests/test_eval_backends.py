@@ -3,9 +3,10 @@ results. A file of its own so that pytest-xdist (--dist loadfile) runs it beside
 
 import jax
 import numpy as np
+import pytest
 
 import dbc_jax
-from dbc_jax.envs import get_task
+from dbc_jax.tasks import get_task
 
 
 def z_two_sample(a_mean, a_var, a_n, b_mean, b_var, b_n):
@@ -20,7 +21,7 @@ def test_shipped_expert_gets_the_same_return_on_both_backends():
     per-episode returns); Welch's z-test on the mean return. Measured 2026-11-22: MJX 5144.6 +- 116.5, C 5197.1 +-
     91.9, z = -1.17."""
     from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator
-    from dbc_jax.experts.locomotion import expert_policy_fn
+    from dbc_jax.experts.learned import expert_policy_fn
 
     n = 12
     params, policy_fn = expert_policy_fn("halfcheetah", n)
@@ -48,3 +49,20 @@ def test_trained_maze_policy_gets_the_same_success_rate_on_both_backends(tmp_pat
     p = (c + mjx) / 2
     z = (mjx - c) / np.sqrt(2 * p * (1 - p) / 200)
     assert 0.1 < c < 0.9 and abs(z) < Z_MAX, f"success C {c:.3f}, MJX {mjx:.3f}, z = {z:.2f}"
+
+
+@pytest.mark.slow  # MJX steps the Ant at ~150 env-steps/s on a 2-core CPU: about 2 minutes with compilation
+def test_shipped_antreach_expert_gets_the_same_success_rate_on_both_backends():
+    """AntReach's twin solves the Ant's pyramidal friction cones differently from C MuJoCo (tests/test_mjx.py), so
+    the backends are compared on what an evaluation reports: the shipped expert, 100 episodes each, two-proportion
+    z-test on the success rate."""
+    from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator
+    from dbc_jax.experts.learned import expert_policy_fn
+
+    n = 100
+    params, policy_fn = expert_policy_fn("antreach")
+    mjx = MJXEvaluator("antreach", {}, 1, n, policy_fn)(params, jax.random.PRNGKey(0)).success[0]
+    c = CMujocoEvaluator(get_task("antreach").env_id, {}, 1, n, policy_fn)(params, jax.random.PRNGKey(0)).success[0]
+    p = (c + mjx) / 2
+    z = (mjx - c) / np.sqrt(max(2 * p * (1 - p) / n, 1e-12))
+    assert c > 0.1 and abs(z) < Z_MAX, f"success C {c:.3f}, MJX {mjx:.3f}, z = {z:.2f}"

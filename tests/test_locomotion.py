@@ -9,9 +9,9 @@ import pytest
 
 import dbc_jax  # noqa: F401  (registers the envs)
 from dbc_jax.data import load_dataset
-from dbc_jax.envs import get_task
+from dbc_jax.tasks import get_task
 from dbc_jax.envs.locomotion import set_state_from_obs
-from dbc_jax.experts import locomotion, sac
+from dbc_jax.experts import learned, sac
 
 
 def one_step_replay_errors(env, dataset, skip_saturated: bool):
@@ -78,7 +78,7 @@ def test_actions_outside_the_box_are_clamped_but_pay_the_raw_control_cost(task):
 @functools.lru_cache(maxsize=None)
 def shipped_expert_returns(task: str) -> np.ndarray:
     """Deterministic returns of the shipped expert from 20 fresh starts (demo seed 123), rolled out once."""
-    dataset = locomotion.generate_demos(task, num_episodes=20, seed=123, progress=False)
+    dataset = learned.generate_demos(task, num_episodes=20, seed=123, progress=False)
     return np.asarray(dataset.metadata["episode_returns"])
 
 
@@ -87,7 +87,7 @@ def test_shipped_expert_mean_return_reaches_the_bar(task):
     """The issue's bar on the mean deterministic return: HalfCheetah 4500, Walker2d 5500 (measured over these 20
     starts: 4820 and 5510.5)."""
     returns = shipped_expert_returns(task)
-    assert returns.mean() >= sac.get_config(task).target_return, np.round(returns)
+    assert returns.mean() >= get_task(task).expert_bar, np.round(returns)
 
 
 WALKER_EXPERT_BELOW_BAR_AT_SOME_STARTS = pytest.mark.xfail(
@@ -102,7 +102,7 @@ def test_shipped_expert_reaches_the_bar_from_most_starts(task):
     starts (measured: 17 of these 20 above 4500); Walker2d's returns are tight (5462 to 5544) but 13 of 20 reach
     5500."""
     returns = shipped_expert_returns(task)
-    assert (returns >= sac.get_config(task).target_return).mean() >= 0.8, np.round(returns)
+    assert (returns >= get_task(task).expert_bar).mean() >= 0.8, np.round(returns)
 
 
 def test_expert_weights_have_a_card_with_command_seed_and_return():
@@ -142,9 +142,9 @@ def test_bc_gets_its_own_learning_rate_from_algo_overrides():
 
 
 def test_dart_noise_spreads_the_states_but_records_the_experts_own_actions():
-    clean = locomotion.generate_demos("walker", num_episodes=1, progress=False)
-    noisy = locomotion.generate_demos("walker", num_episodes=1, progress=False, dart_noise=0.3)
-    expert, _ = locomotion.load_expert("walker")
+    clean = learned.generate_demos("walker", num_episodes=1, progress=False)
+    noisy = learned.generate_demos("walker", num_episodes=1, progress=False, dart_noise=0.3)
+    expert, _ = learned.load_expert("walker")
     labels = np.stack([expert(o, None, 0) for o in noisy.obs[:200]])
     np.testing.assert_allclose(noisy.actions[:200], labels, atol=1e-6)  # deterministic expert: clean labels
     assert np.abs(noisy.obs[:200] - clean.obs[:200]).max() > 0.5  # the executed noise moved the states

@@ -70,3 +70,27 @@ def test_manifold_data_lies_on_a_known_two_dimensional_manifold():
     np.testing.assert_array_equal(again[0], obs)  # fixed draws: every method sees the same data
     assert not np.array_equal(manifold.manifold_data(16, 500, 100)[1], actions)  # each D its own draw
     assert np.all(np.abs(actions) <= 2.0)
+
+
+def test_c_evaluator_in_member_blocks_gives_the_same_results_as_all_at_once():
+    """A large grid is evaluated in blocks of members (at most ``max_envs`` envs exist); a stochastic policy's draws
+    and every episode stay those of the one-block evaluation, exactly."""
+    import jax
+    import jax.numpy as jnp
+
+    from dbc_jax.evaluate import CMujocoEvaluator, make_policy_fn
+    from dbc_jax.normalization import Normalizer
+    from dbc_jax.tasks import get_task
+
+    def act(params, obs, key):  # toward the target, scaled per member, plus noise: a stochastic policy
+        return jnp.tanh(params * (obs[..., 4:6] - obs[..., :2])) + 0.3 * jax.random.normal(key, obs[..., :2].shape)
+
+    policy_fn = make_policy_fn(act, Normalizer.identity(6, 2))
+    params = jnp.asarray([0.5, 1.0, 2.0, 4.0, 8.0])  # 5 members: 2 seeds x points, playing seeds 0, 1, 0, 1, 0
+    members = [0, 1, 0, 1, 0]
+    results = [CMujocoEvaluator(get_task("maze").env_id, {}, 2, 3, policy_fn, max_steps=40, member_seeds=members,
+                                max_envs=max_envs)(params, jax.random.PRNGKey(7)) for max_envs in (512, 6)]
+    assert results[1].success.shape == (5,)
+    for name in ("success", "episode_return", "episode_length"):
+        np.testing.assert_array_equal(getattr(results[0], name), getattr(results[1], name))
+    assert len(set(np.round(results[0].episode_return, 6))) == 5  # the members did play differently

@@ -114,7 +114,7 @@ def test_config_errors_name_the_field(tmp_path):
     c = dbc_jax.get_config("fetchpick", "smoke")
     c.eval.backend, c.workdir = "mjx", str(tmp_path / "fetch")
     with pytest.raises(ValueError, match=r"config.eval.backend: 'fetchpick' has no MJX twin \(tasks with one: maze, "
-                                         r"halfcheetah, walker\); use 'c' or 'auto'"):
+                                         r"halfcheetah, walker, antreach\); use 'c' or 'auto'"):
         dbc_jax.train(c, progress=False)
     assert not os.path.exists(c.workdir)  # refused before any compute or file
     for fields, message in [
@@ -178,7 +178,7 @@ def test_grid_run_equals_its_points_run_apart(tmp_path, demos):
 
 def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
     """Presets with other demo counts or settings never train on each other's default demo file."""
-    from dbc_jax.envs import get_task
+    from dbc_jax.tasks import get_task
     from dbc_jax.train import prepare_dataset
 
     monkeypatch.chdir(tmp_path)

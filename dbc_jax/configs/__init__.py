@@ -105,9 +105,11 @@ def upgrade(saved: dict) -> dict:
     """A saved config.json in today's layout. Runs written before grids have no ``grid`` section (one point); runs
     written before the joint-model component had a ``dm`` section,
     ``policy.coeff_dm`` and ``policy.agent_expert_normalization``: they become ``diffusion`` (with ``coeff`` and
-    ``term``), and the other models' sections come from the task's defaults."""
+    ``term``), and the other models' sections come from the task's defaults. Runs from before ``data.normalize``
+were normalized."""
     saved = json.loads(json.dumps(saved))
     saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
+    saved["data"].setdefault("normalize", True)  # runs from before the option were all normalized
     if "dm" not in saved:
         return saved
     diffusion, policy = saved.pop("dm"), saved["policy"]

@@ -10,7 +10,7 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset '{preset}' for {env_name} (known: {', '.join(PRESETS)})")
     c = ConfigDict()
-    c.env_name = env_name  # task key in dbc_jax.envs.TASKS
+    c.env_name = env_name  # task key in dbc_jax.tasks.TASKS
     c.preset = preset  # preset name, used in the default workdir
     c.algo = "dbc"  # "dbc", "bc" (DBC without the joint model), "dp" (Diffusion Policy) or "ibc" (Implicit BC)
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
@@ -23,6 +23,7 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.data = ConfigDict()
     c.data.path = ""  # "" -> data/<env>_expert_<num_episodes>ep.npz, made by the task's expert if needed; or .npz/.pt
     c.data.seed = 0  # seed of the expert's demo episodes
+    c.data.normalize = True  # z-score obs and actions with the demos' statistics; False: raw (official AntReach)
 
     c.model = "diffusion"  # DBC's joint model of (s, a): "diffusion", "ebm", "vae" or "gan" (dbc_jax/joint_models/)
 

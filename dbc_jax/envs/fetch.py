@@ -24,8 +24,9 @@ from gymnasium import spaces
 with contextlib.redirect_stderr(io.StringIO()):  # its import prints a notice about the Adroit envs
     from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
 
-from dbc_jax.envs import FETCH_ENV_ID as ENV_ID  # noqa: F401  (re-exported: the task's constants in one module)
-from dbc_jax.envs import FETCH_MAX_EPISODE_STEPS as MAX_EPISODE_STEPS  # noqa: F401
+from dbc_jax.tasks import TASKS  # noqa: E402
+
+ENV_ID, MAX_EPISODE_STEPS = TASKS["fetchpick"].env_id, TASKS["fetchpick"].horizon
 
 SUCCESS_DISTANCE = 0.05
 DEFAULT_NOISE_RATIO = 1.25  # the paper's training and main-table noise, for start and goal alike

@@ -12,23 +12,7 @@ demos reach |a| = 4.6, so a policy trained on them may output such actions, and 
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
-
-# Registering our own ids with the v4 classes as entry points is the one place these envs are made. Going through
-# gym.make("HalfCheetah-v4") would print "The environment HalfCheetah-v4 is out of date" on every make; v4 is
-# chosen deliberately (faithful to the paper's data, see above), so we skip that path rather than filter warnings.
-ENV_IDS = {
-    "halfcheetah": ("dbc_jax/HalfCheetah-v0", "gymnasium.envs.mujoco.half_cheetah_v4:HalfCheetahEnv"),
-    "walker": ("dbc_jax/Walker2d-v0", "gymnasium.envs.mujoco.walker2d_v4:Walker2dEnv"),
-}
-MAX_EPISODE_STEPS = 1000
-
-
-def register() -> None:
-    for env_id, entry_point in ENV_IDS.values():
-        if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=MAX_EPISODE_STEPS)
 
 
 def set_state_from_obs(env, obs) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+from dbc_jax.tasks import TASKS
 
 MEDIUM_MAZE = (
     "########",
@@ -28,7 +29,7 @@ MEDIUM_MAZE = (
 )
 
 SUCCESS_RADIUS = 0.5  # ||qpos - target|| <= this is success, and ends the episode
-MAX_EPISODE_STEPS = 400
+MAX_EPISODE_STEPS = TASKS["maze"].horizon
 MAX_SPEED = 5.0  # qvel is clipped to [-5, 5] before each physics step
 
 
@@ -130,12 +131,3 @@ class MazeEnv(MujocoEnv):
         """Put the target at ``target`` (qpos coordinates), e.g. to replay a recorded episode."""
         self.target = np.asarray(target, dtype=np.float64).copy()
         self.model.site_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]
-
-
-def register() -> None:
-    if "dbc_jax/Maze2D-Medium-v0" not in gym.registry:
-        gym.register(
-            id="dbc_jax/Maze2D-Medium-v0",
-            entry_point=MazeEnv,
-            max_episode_steps=MAX_EPISODE_STEPS,
-        )

@@ -1,9 +1,10 @@
 """Pure-JAX twins of the gymnasium envs on ``mujoco.mjx``: ``reset(key)`` and ``step(state, action)``.
 
 Each twin takes its ``MjModel`` from the gymnasium env itself (``gym.make(env_id).unwrapped.model``), so the
-MJCF has one source: ``maze_xml()`` for Maze2D, gymnasium's v4 assets for HalfCheetah and Walker2d. Observation,
-reward, termination, truncation and success follow the gymnasium classes line by line (``envs/maze.py``,
-``gymnasium/envs/mujoco/{half_cheetah,walker2d}_v4.py``); ``tests/test_mjx.py`` checks them against each other.
+MJCF has one source: ``maze_xml()`` for Maze2D, gymnasium's v4 assets for HalfCheetah and Walker2d,
+``ant_reach_model()`` for AntReach. Observation, reward, termination, truncation and success follow the gymnasium
+classes line by line (``envs/maze.py``, ``envs/ant.py``, ``gymnasium/envs/mujoco/{half_cheetah,walker2d}_v4.py``);
+``tests/test_mjx.py`` checks them against each other.
 
 Everything runs in float32 (jax's default), the C envs in float64; the parity tests state how far that lets
 trajectories drift. Reset draws come from the ``key``, not from numpy, so the two backends see different
@@ -23,14 +24,17 @@ from flax import struct
 with contextlib.redirect_stdout(io.StringIO()):  # mjx prints "Failed to import warp" when the optional GPU
     from mujoco import mjx  # backend (NVIDIA warp) is absent; we use the JAX implementation
 
+from dbc_jax.envs import ant as ant_env  # noqa: E402
 from dbc_jax.envs import maze as maze_env  # noqa: E402
+from dbc_jax.tasks import TASKS, get_task, load  # noqa: E402
 
 
 @struct.dataclass
 class EnvState:
     data: mjx.Data
-    goal: jax.Array  # Maze2D's target (qpos coordinates); empty for locomotion
+    goal: jax.Array  # Maze2D's target (qpos coordinates), AntReach's goal (x, y); empty for locomotion
     t: jax.Array  # steps taken in this episode
+    found: jax.Array  # success reached earlier in the episode (AntReach's success is sticky)
 
 
 @struct.dataclass
@@ -45,8 +49,10 @@ class StepResult:
 class _Twin:
     """Shared plumbing: the model (from the gymnasium env), the horizon, and the physics step."""
 
-    def __init__(self, env_id: str, env_kwargs: dict | None = None):
-        env = gym.make(env_id, **(env_kwargs or {}))
+    task: str  # the registry name of the task it twins
+
+    def __init__(self, env_kwargs: dict | None = None):
+        env = gym.make(TASKS[self.task].env_id, **(env_kwargs or {}))
         self.horizon = env.spec.max_episode_steps
         self.dtype = jnp.result_type(float)  # float32; float64 when built under jax.enable_x64 (parity tests)
         self.frame_skip = env.unwrapped.frame_skip
@@ -74,18 +80,20 @@ class _Twin:
         raise NotImplementedError
 
     def state_from(self, qpos, qvel, goal=None) -> EnvState:
-        """A state with the given qpos/qvel (and Maze2D target), e.g. a C env's, for parity checks."""
+        """A state with the given qpos/qvel (and goal: Maze2D's target, AntReach's goal), e.g. a C env's, for parity
+        checks."""
         goal = jnp.zeros((0,), self.dtype) if goal is None else jnp.asarray(goal, self.dtype)
         return EnvState(self._data(jnp.asarray(qpos, self.dtype), jnp.asarray(qvel, self.dtype)), goal,
-                        jnp.zeros((), jnp.int32))
+                        jnp.zeros((), jnp.int32), jnp.zeros((), bool))
 
 
 class Maze2D(_Twin):
     """``dbc_jax/Maze2D-Medium-v0``: same reset distribution, velocity clip, success rule and time limit."""
 
+    task = "maze"
+
     def __init__(self, noise_ratio: float = 1.0, goal_noise_ratio: float = 1.0):
-        super().__init__("dbc_jax/Maze2D-Medium-v0",
-                         {"noise_ratio": float(noise_ratio), "goal_noise_ratio": float(goal_noise_ratio)})
+        super().__init__({"noise_ratio": float(noise_ratio), "goal_noise_ratio": float(goal_noise_ratio)})
 
     def _configure(self, env) -> None:
         self.cells = jnp.asarray(env.cells, self.dtype)
@@ -162,16 +170,14 @@ class _Locomotion(_Twin):
 
 
 class HalfCheetah(_Locomotion):
-    def __init__(self):
-        super().__init__("dbc_jax/HalfCheetah-v0")
+    task = "halfcheetah"
 
     def _velocity_noise(self, key):
         return self.reset_noise * jax.random.normal(key, self.init_qvel.shape)
 
 
 class Walker2d(_Locomotion):
-    def __init__(self):
-        super().__init__("dbc_jax/Walker2d-v0")
+    task = "walker"
 
     def _configure(self, env) -> None:
         super()._configure(env)
@@ -195,12 +201,49 @@ class Walker2d(_Locomotion):
         return jax.random.uniform(key, self.init_qvel.shape, minval=-self.reset_noise, maxval=self.reset_noise)
 
 
-_TWINS = {"maze": Maze2D, "halfcheetah": HalfCheetah, "walker": Walker2d}
+class AntReach(_Twin):
+    """``dbc_jax/AntReach-v0`` (the official env; the RL training variant has no twin): same reset distribution,
+    observation, reward, sticky success, and 50 steps never ended early."""
+
+    task = "antreach"
+
+    def __init__(self, reset_noise: float = ant_env.RESET_NOISE):
+        super().__init__({"reset_noise": float(reset_noise)})
+
+    def _configure(self, env) -> None:
+        self.reset_noise = env.reset_noise
+
+    def _obs(self, data, goal):
+        return jnp.concatenate([data.qpos[2:], data.qvel, goal - data.qpos[:2]])
+
+    def reset(self, key):
+        k_pos, k_vel, k_goal = jax.random.split(key, 3)
+        s, v = self.reset_noise, ant_env.VELOCITY_NOISE
+        qpos = self.init_qpos + jax.random.uniform(k_pos, self.init_qpos.shape, self.dtype, -s, s)
+        qvel = self.init_qvel + jax.random.uniform(k_vel, self.init_qvel.shape, self.dtype, -v, v)
+        angle = jax.random.uniform(k_goal, (), self.dtype, 0.0, jnp.pi)
+        goal = ant_env.GOAL_RADIUS * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        state = self.state_from(qpos.at[15:17].set(goal), qvel, goal)
+        return state, self._obs(state.data, goal)
+
+    def step(self, state, action):
+        data = self._simulate(state.data, action)
+        dist = jnp.linalg.norm(data.qpos[:2] - state.goal)
+        found = state.found | (dist < ant_env.SUCCESS_RADIUS)
+        # gymnasium calls mj_rnePostConstraint after each step: cfrc_ext for the contact cost
+        cfrc_ext = mjx.rne_postconstraint(self.model, data)._impl.cfrc_ext
+        reward = (1.0 - dist / ant_env.GOAL_RADIUS - ant_env.CTRL_COST * jnp.sum(jnp.square(action))
+                  - ant_env.CONTACT_COST * jnp.sum(jnp.square(jnp.clip(cfrc_ext, -1.0, 1.0))))
+        t = state.t + 1
+        false = jnp.zeros((), bool)
+        return (state.replace(data=data, t=t, found=found),
+                StepResult(self._obs(data, state.goal), reward, false, t >= self.horizon, found))
 
 
 def make_twin(env_name: str, env_kwargs: dict | None = None) -> _Twin:
     """The MJX twin of the task ``env_name`` (a config's ``env_name``), with the config's ``env`` kwargs."""
-    if env_name not in _TWINS:
-        raise ValueError(f"no MJX twin for env '{env_name}' (known: {', '.join(sorted(_TWINS))})")
-    return _TWINS[env_name](**(env_kwargs or {}))
-
+    task = get_task(env_name)
+    if not task.has_twin:
+        raise ValueError(f"no MJX twin for env '{env_name}' (tasks with one: "
+                         f"{', '.join(t.name for t in TASKS.values() if t.has_twin)})")
+    return load(task.twin)(**(env_kwargs or {}))

@@ -1,4 +1,5 @@
-"""Soft actor-critic (Haarnoja et al., 2018) in JAX/Flax: the RL trainer behind the locomotion experts.
+"""Soft actor-critic (Haarnoja et al., 2018) in JAX/Flax: the RL trainer behind the learned experts
+(the registry's tasks with ``expert="sac"``).
 
 Pure functions of a :class:`SACState`; ``update_chunk`` runs ``K`` gradient updates as one jitted ``lax.scan``
 over batches sampled up front, so the host loop only steps the (C MuJoCo) env and fills the replay buffer.
@@ -30,8 +31,10 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
 def get_config(env_name: str) -> ConfigDict:
     """SAC hyperparameters (the original paper's, with the usual learned temperature)."""
+    from dbc_jax.tasks import get_task
+
     c = ConfigDict()
-    c.env_name = env_name  # task key in dbc_jax.envs.TASKS
+    c.env_name = env_name  # task key in dbc_jax.tasks.TASKS (its expert_bar is the bar the expert must reach)
     c.seed = 0  # root of every random draw
     c.total_steps = 1_000_000  # env steps (one update per step after random_steps)
     c.random_steps = 5_000  # uniform-random actions before learning starts
@@ -44,9 +47,8 @@ def get_config(env_name: str) -> ConfigDict:
     c.tau = 0.005  # Polyak rate of the target critics
     c.updates_per_chunk = 100  # env steps between jitted chunks of as many updates
     c.eval_every = 20_000  # env steps between deterministic evaluations
-    c.eval_episodes = 5
-    c.target_return = {"halfcheetah": 4500.0, "walker": 5500.0}.get(env_name, 0.0)  # the issue's bar
-    c.stop_at = 0.0  # stop once an evaluation reaches this return (0: run total_steps)
+    c.eval_episodes = 50 if get_task(env_name).metric == "success" else 5  # a success rate needs more episodes
+    c.stop_at = 0.0  # stop once an evaluation reaches this return, or success rate on a success task (0: never)
     c.out = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack (+ .json): the best evaluated actor
     c.workdir = ""  # "" -> runs/sac_<env>_seed<seed>: resumable checkpoints of the whole run
     c.checkpoint_every = 50_000  # env steps between checkpoints (the replay buffer included)
@@ -212,23 +214,31 @@ class ReplayBuffer:
         return {name: array[idx] for name, array in self.data.items()}
 
 
-def evaluate(sac: SAC, actor_params, env_id: str, num_episodes: int, seed: int, policy=None) -> np.ndarray:
-    """Undiscounted returns of the deterministic policy on ``num_episodes`` episodes."""
+def evaluate(sac: SAC, actor_params, env_id: str, num_episodes: int, seed: int, policy=None) -> dict:
+    """The deterministic policy on ``num_episodes`` episodes of the task's own env (not the RL training variant):
+    ``{"return": undiscounted returns, "success": info["success"] at the episode's end (False if absent)}``."""
     import gymnasium as gym
 
     policy = policy or jax.jit(sac.deterministic_action)
     env = gym.make(env_id)
-    returns = []
+    returns, successes = [], []
     for i in range(num_episodes):
         obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
+        total, done, info = 0.0, False, {}
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(np.asarray(policy(actor_params, obs.astype(np.float32))))
+            obs, reward, terminated, truncated, info = env.step(np.asarray(policy(actor_params,
+                                                                                  obs.astype(np.float32))))
             total += reward
             done = terminated or truncated
         returns.append(total)
+        successes.append(bool(info.get("success", False)))
     env.close()
-    return np.asarray(returns)
+    return {"return": np.asarray(returns), "success": np.asarray(successes)}
+
+
+def _score(result: dict, metric: str) -> tuple:
+    """What makes one evaluation better than another: the success rate (then the return) for a success task."""
+    return (result.get("success_rate", 0.0), result["return"]) if metric == "success" else (result["return"],)
 
 
 def weights_path(env_name: str) -> str:
@@ -319,7 +329,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     from tqdm.auto import tqdm
 
     from dbc_jax.checkpoint import Checkpoints
-    from dbc_jax.envs import get_task, register_all
+    from dbc_jax.tasks import get_task, register_all
 
     register_all()
     task = get_task(config.env_name)
@@ -346,10 +356,10 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
             return reset_pool[i]
         return int(jax.random.randint(jax.random.fold_in(k_reset, i), (), 0, 2**31 - 1))
 
-    env = gym.make(task.env_id)
+    env = gym.make(task.env_id, **task.expert_train_env)  # e.g. AntReach: a progress reward, ends when flipped
     ckpts = Checkpoints(workdir, max_to_keep=1)
 
-    first_step, resets, best, history, info, episode_return, wall0 = 1, 0, {"return": -np.inf}, [], {}, 0.0, 0.0
+    first_step, resets, best, history, info, episode_return, wall0 = 1, 0, None, [], {}, 0.0, 0.0
     resumed_from = ckpts.latest_step()
     if resumed_from is None:
         obs, _ = env.reset(seed=reset_seed(resets))
@@ -390,30 +400,34 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
         if terminated or truncated:
             obs, _ = env.reset(seed=reset_seed(resets))
             resets += 1
-            bar.set_postfix(ep_return=f"{episode_return:.0f}", best=f"{best['return']:.0f}")
+            best_text = f"{_score(best, task.metric)[0]:.3g}" if best else "-"
+            bar.set_postfix(ep_return=f"{episode_return:.0f}", best=best_text)
             episode_return = 0.0
         if step > config.random_steps and step % config.updates_per_chunk == 0:
             batches = buffer.sample(jax.random.fold_in(k_batches, step), config.updates_per_chunk, config.batch_size)
             state, info = update_chunk(state, batches)
         stop = False
         if step % config.eval_every == 0 or step == config.total_steps:
-            returns = evaluate(sac, state.actor, task.env_id, config.eval_episodes, seed=10_000, policy=policy)
+            result = evaluate(sac, state.actor, task.env_id, config.eval_episodes, seed=10_000, policy=policy)
+            returns = result["return"]
+            success = {"success_rate": float(result["success"].mean())} if task.metric == "success" else {}
             record = {"step": step, "return_mean": float(returns.mean()), "return_std": float(returns.std()),
-                      "wall_s": round(time.perf_counter() - t0, 1), **{k: float(v) for k, v in info.items()}}
+                      **success, "wall_s": round(time.perf_counter() - t0, 1), **{k: float(v) for k, v in info.items()}}
             history.append(record)
             bar.write(json.dumps(record))
-            if returns.mean() > best["return"]:
-                best = {"return": float(returns.mean()), "return_std": float(returns.std()), "step": step}
+            current = {"return": float(returns.mean()), "return_std": float(returns.std()), **success, "step": step}
+            if best is None or _score(current, task.metric) > _score(best, task.metric):
+                best = current
                 save_actor(out, state.actor, {
                     "env": config.env_name, "env_id": task.env_id, "algorithm": "SAC (dbc_jax.experts.sac)",
                     "hidden": list(config.hidden), "seed": config.seed, "step": step,
                     "deterministic_return_mean": best["return"], "deterministic_return_std": best["return_std"],
-                    "eval_episodes": config.eval_episodes,
+                    **success, "train_env": dict(task.expert_train_env), "eval_episodes": config.eval_episodes,
                     "eval_reset_seeds": f"10000..{10000 + config.eval_episodes - 1}",
                     "command": command or f"dbc_jax.experts.sac.train({config.env_name!r} config below)",
                     "config": {k: v for k, v in config.to_dict().items() if k not in ("pause_at", "out", "workdir")},
                     "history": history})
-            stop = bool(config.stop_at and returns.mean() >= config.stop_at)
+            stop = bool(config.stop_at and _score(current, task.metric)[0] >= config.stop_at)
         pause = step == config.pause_at
         if step % config.checkpoint_every == 0 or pause or step == config.total_steps:  # the last: to extend it
             checkpoint(step)
@@ -423,33 +437,37 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     bar.close()
     env.close()
     ckpts.close()
-    return load_actor(out)[1] if best["return"] > -np.inf else None
+    return load_actor(out)[1] if best is not None else None
 
 
 def main(argv=None) -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Train a SAC expert for a locomotion task (writes its weights "
+    from dbc_jax.tasks import names
+
+    parser = argparse.ArgumentParser(description="Train a SAC expert for a task (writes its weights "
                                                  "to dbc_jax/experts/weights/<env>_sac.msgpack).")
-    parser.add_argument("--env", required=True, choices=["halfcheetah", "walker"], help="task")
-    defaults = get_config("halfcheetah")
+    parser.add_argument("--env", required=True, choices=names(expert="sac"), help="task")
+    defaults = get_config(names(expert="sac")[0])
     helps = {"seed": "root of every random draw", "total_steps": "env steps", "random_steps":
              "uniform-random actions before learning", "batch_size": "replay batch per update",
-             "eval_every": "env steps between evaluations (the best one is kept)", "eval_episodes":
-             "episodes per evaluation", "updates_per_chunk": "updates per jitted chunk (one per env step)",
+             "eval_every": "env steps between evaluations (the best one is kept)",
+             "eval_episodes": "episodes per evaluation (50 for a success task)",
+             "updates_per_chunk": "updates per jitted chunk (one per env step)",
              "checkpoint_every": "env steps between resumable checkpoints in --workdir",
              "pause_at": "stop after checkpointing at this step; rerun the same command to resume (0: never)"}
     # A larger --total_steps than a finished run's extends it (its last step is checkpointed).
-    for name, text in helps.items():
-        parser.add_argument(f"--{name}", type=int, default=defaults[name], help=f"{text} (default {defaults[name]})")
-    parser.add_argument("--stop_at", type=float, default=0.0, help="stop once an evaluation reaches this return")
+    for name, text in helps.items():  # None: the task's own default (get_config)
+        parser.add_argument(f"--{name}", type=int, default=None, help=f"{text} (default {defaults[name]})")
+    parser.add_argument("--stop_at", type=float, default=0.0, help="stop once an evaluation reaches this return "
+                                                                     "(a success rate for a success task)")
     parser.add_argument("--out", default="", help="weights path (default: the shipped location)")
     parser.add_argument("--workdir", default="", help="checkpoint folder; a run there is resumed "
                                                       "(default: runs/sac_<env>_seed<seed>)")
     args = parser.parse_args(argv)
     config = get_config(args.env)
     for name, value in vars(args).items():
-        if name != "env":
+        if name != "env" and value is not None:
             config[name] = value
     flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:])
                      if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
@@ -457,7 +475,8 @@ def main(argv=None) -> None:
     if card is None:
         print(f"paused before the first evaluation; rerun the same command to resume from {default_workdir(config)}")
     else:
-        print(f"best deterministic return {card['deterministic_return_mean']:.1f} at step {card['step']} -> "
+        success = f", success rate {card['success_rate']:.2f}" if "success_rate" in card else ""
+        print(f"best deterministic return {card['deterministic_return_mean']:.1f}{success} at step {card['step']} -> "
               f"{config.out or weights_path(config.env_name)}")
 
 

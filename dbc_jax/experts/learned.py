@@ -1,4 +1,4 @@
-"""Demos for HalfCheetah and Walker2d from the shipped SAC experts (``dbc_jax/experts/weights``)."""
+"""Demos from the shipped SAC experts (``dbc_jax/experts/weights``): HalfCheetah, Walker2d and AntReach."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dbc_jax.data import Dataset
-from dbc_jax.envs import get_task
+from dbc_jax.tasks import get_task
 
 
 def _load_agent(env_name: str, weights: str = ""):
@@ -43,7 +43,8 @@ def expert_policy_fn(env_name: str, num_seeds: int = 1):
     """The deterministic expert in the evaluators' convention: ``(params with a leading axis of num_seeds copies,
     policy_fn(params [S, ...], obs [S, B, obs_dim], key, step) -> actions [S, B, act_dim]``)."""
     agent, params, _ = _load_agent(env_name)
-    policy_fn = jax.jit(lambda p, obs, key, step: jax.vmap(agent.deterministic_action)(p, obs))
+    policy_fn = jax.jit(lambda p, obs, key, step, first=0, total=None: jax.vmap(agent.deterministic_action)(p, obs),
+                        static_argnames="total")
     return jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (num_seeds,) + x.shape), params), policy_fn
 
 
@@ -59,17 +60,19 @@ def weights_sha256(env_name: str, weights: str = "") -> str:
 
 
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
-                   weights: str = "", min_return: float = 0.0, stochastic: bool = False,
-                   dart_noise: float = 0.0, expert_sha256: str = "") -> Dataset:
-    """Roll the expert out for ``num_episodes`` episodes (1000 steps unless Walker2d falls).
+                   weights: str = "", min_return: float | None = None, stochastic: bool = False,
+                   dart_noise: float = 0.0, expert_sha256: str = "", **env_kwargs) -> Dataset:
+    """Roll the expert out for ``num_episodes`` episodes (to the task's horizon unless the env ends one).
 
-    Episodes whose return is below ``min_return`` are redrawn from a new start state and counted in the
-    metadata (``redrawn_episodes``): our HalfCheetah expert stumbles from about 1 start in 7, and the
+    Episodes whose return is below ``min_return`` (None: no bar), or, on a task whose metric is success, that do
+    not end in success (the authors kept successful episodes only), are redrawn from a new start state and counted
+    in the metadata (``redrawn_episodes``): our HalfCheetah expert stumbles from about 1 start in 7, and the
     paper's demos hold no such episode. ``stochastic`` records actions sampled from the expert's Gaussian instead
     of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
     ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
     action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``expert_sha256``, if given, must
-    match the weights (a guard against demos of a stale expert).
+    match the weights (a guard against demos of a stale expert). ``env_kwargs`` (the config's ``env`` section, e.g.
+    AntReach's ``reset_noise``) go to the env and into the metadata.
     """
     expert, card = load_expert(env_name, weights, stochastic)
     sha = weights_sha256(env_name, weights)
@@ -77,8 +80,9 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         raise ValueError(f"expert_sha256 {expert_sha256[:12]}... does not match the weights ({sha[:12]}...)")
     action_key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
     noise_key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
-    act_dim = get_task(env_name).act_dim
-    env = gym.make(get_task(env_name).env_id)
+    task = get_task(env_name)
+    act_dim, successful_only = task.act_dim, task.metric == "success"
+    env = gym.make(task.env_id, **env_kwargs)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
     obs_list, act_list, ends, returns, redrawn = [], [], [], [], 0
@@ -87,7 +91,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             if len(ends) == num_episodes:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
-            ep_obs, ep_act, total, done = [], [], 0.0, False
+            ep_obs, ep_act, total, done, info = [], [], 0.0, False, {}
             while not done:
                 i = attempt * 100_000 + len(ep_obs)
                 action = expert(obs, action_key, i)
@@ -96,10 +100,10 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                 if dart_noise:
                     noise = np.asarray(jax.random.normal(jax.random.fold_in(noise_key, i), (act_dim,)))
                     action = action + dart_noise * noise  # unclipped, like the paper's demos (env clamps)
-                obs, reward, terminated, truncated, _ = env.step(action)
+                obs, reward, terminated, truncated, info = env.step(action)
                 total += reward
                 done = terminated or truncated
-            if total < min_return:
+            if (min_return is not None and total < min_return) or (successful_only and not info.get("success", False)):
                 redrawn += 1
                 continue
             obs_list += ep_obs
@@ -109,8 +113,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             bar.update(1)
     env.close()
     if len(ends) < num_episodes:
-        raise RuntimeError(f"{env_name} expert: only {len(ends)} of {max_attempts} episodes reached "
-                           f"data.expert.min_return = {min_return}")
+        bar_text = "ended in success" if successful_only else f"reached data.expert.min_return = {min_return}"
+        raise RuntimeError(f"{env_name} expert: only {len(ends)} of {max_attempts} episodes {bar_text}")
     return Dataset(
         obs=np.asarray(obs_list, dtype=np.float32),
         actions=np.asarray(act_list, dtype=np.float32),
@@ -120,10 +124,11 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                             f"return {card['deterministic_return_mean']:.0f})",
                   "seed": seed, "weights": weights, "expert_sha256": sha, "min_return": min_return,
                   "stochastic": stochastic, "dart_noise": dart_noise,
-                  "redrawn_episodes": redrawn,
+                  "redrawn_episodes": redrawn, **env_kwargs,
                   "episode_returns": [float(r) for r in returns]},
     )
 
 
 generate_halfcheetah = functools.partial(generate_demos, "halfcheetah")
 generate_walker = functools.partial(generate_demos, "walker")
+generate_antreach = functools.partial(generate_demos, "antreach")

@@ -1,0 +1,97 @@
+"""The task registry: every task the project knows is one :class:`Task` record in :data:`TASKS`.
+
+Everything that depends on which tasks exist is derived from here: the gymnasium registration, the config's
+``env_name`` check, the evaluation backends (which tasks have an MJX twin), the expert demo generators, the RL
+expert trainer's tasks and bars, the benchmarks' horizons and the Makefile's help. Adding a task means one entry
+below plus its own files (env, twin, expert, config).
+
+This module imports nothing heavy (code is named by ``"module:attribute"`` strings and loaded on use), so
+``python dbc_jax/tasks.py`` lists the tasks without jax or MuJoCo (the Makefile does that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str  # the config's env_name and the Makefile's ENV
+    env_id: str  # gymnasium id, registered by register_all()
+    entry_point: str  # "module:Class" of the gymnasium env
+    obs_dim: int
+    act_dim: int
+    metric: str  # "success" (success rate) or "return" (episode return): what the paper reports
+    horizon: int  # gymnasium's max_episode_steps
+    demos: str  # "module:function" (num_episodes, seed, progress, **settings) -> Dataset of expert demos
+    expert: str  # "scripted" (a controller in code) or "sac" (weights trained by dbc_jax.experts.sac, shipped)
+    expert_bar: float = 0.0  # what the SAC expert must reach: a mean return, or a success rate in [0, 1]
+    expert_train_env: dict = dataclasses.field(default_factory=dict)  # env kwargs of RL training only
+    twin: str = ""  # "module:Class" of the pure-JAX MJX twin (envs/mjx_twins.py); "" if none
+    paper_name: str = ""  # the official env id
+
+    @property
+    def has_twin(self) -> bool:
+        return bool(self.twin)
+
+
+def _tasks(*tasks: Task) -> dict[str, Task]:
+    return {task.name: task for task in tasks}
+
+
+# HalfCheetah and Walker2d use gymnasium's v4 classes directly as entry points: v4 is the model that matches the
+# paper's data (envs/locomotion.py), and going through gym.make("HalfCheetah-v4") would print an out-of-date
+# warning on every make.
+TASKS = _tasks(
+    Task("maze", "dbc_jax/Maze2D-Medium-v0", "dbc_jax.envs.maze:MazeEnv", obs_dim=6, act_dim=2, metric="success",
+         horizon=400, demos="dbc_jax.experts.maze:generate_demos", expert="scripted",
+         twin="dbc_jax.envs.mjx_twins:Maze2D", paper_name="maze2d-medium-v2"),
+    Task("fetchpick", "dbc_jax/FetchPick-v0", "dbc_jax.envs.fetch:FetchPickEnv", obs_dim=16, act_dim=4,
+         metric="success", horizon=50, demos="dbc_jax.experts.fetch:generate_demos", expert="scripted",
+         paper_name="FetchPickAndPlaceDiffHoldout-v0"),
+    Task("halfcheetah", "dbc_jax/HalfCheetah-v0", "gymnasium.envs.mujoco.half_cheetah_v4:HalfCheetahEnv",
+         obs_dim=17, act_dim=6, metric="return", horizon=1000,
+         demos="dbc_jax.experts.learned:generate_halfcheetah", expert="sac", expert_bar=4500.0,
+         twin="dbc_jax.envs.mjx_twins:HalfCheetah", paper_name="HalfCheetah-v3"),
+    Task("walker", "dbc_jax/Walker2d-v0", "gymnasium.envs.mujoco.walker2d_v4:Walker2dEnv", obs_dim=17, act_dim=6,
+         metric="return", horizon=1000, demos="dbc_jax.experts.learned:generate_walker", expert="sac",
+         expert_bar=5500.0, twin="dbc_jax.envs.mjx_twins:Walker2d", paper_name="Walker2d-v3"),
+    Task("antreach", "dbc_jax/AntReach-v0", "dbc_jax.envs.ant:AntReachEnv", obs_dim=42, act_dim=8, metric="success",
+         horizon=50, demos="dbc_jax.experts.learned:generate_antreach", expert="sac", expert_bar=0.95,
+         expert_train_env={"reward": "progress", "terminate_when_fallen": True},
+         twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0"),
+)
+
+
+def get_task(env_name: str) -> Task:
+    if env_name not in TASKS:
+        raise ValueError(f"config.env_name: unknown task '{env_name}' (known: {', '.join(TASKS)})")
+    return TASKS[env_name]
+
+
+def load(ref: str) -> Any:
+    """The object a ``"module:attribute"`` string names."""
+    module, _, attribute = ref.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def names(**where) -> list[str]:
+    """Task names, optionally only those whose fields equal ``where`` (e.g. ``names(expert="sac")``)."""
+    return [name for name, task in TASKS.items() if all(getattr(task, k) == v for k, v in where.items())]
+
+
+def register_all() -> None:
+    """Register every task's env with gymnasium (the env's module is imported only when the env is made)."""
+    import gymnasium as gym
+
+    for task in TASKS.values():
+        if task.env_id not in gym.registry:
+            gym.register(id=task.env_id, entry_point=task.entry_point, max_episode_steps=task.horizon)
+
+
+if __name__ == "__main__":  # python dbc_jax/tasks.py [--expert=sac]: the task names, "|"-separated
+    import sys
+
+    print("|".join(names(**dict(arg.lstrip("-").split("=", 1) for arg in sys.argv[1:]))))
