@@ -1,0 +1,65 @@
+"""HandRotate (dbc_jax/envs/hand.py): the 68-D observation with the goal position zeroed, the official easy reset
+and goal ranges, and the success rule ending the episode."""
+
+import numpy as np
+import pytest
+
+from dbc_jax.envs import hand
+
+
+@pytest.fixture(scope="module")
+def env():
+    return hand.HandRotateEnv()
+
+
+def yaw(quat) -> float:
+    w, x, y, z = quat
+    return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
+
+def test_observation_layout_matches_the_simulator(env):
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(np.random.default_rng(0).uniform(-1, 1, 20))
+    u = env.unwrapped
+    block = u._utils.get_joint_qpos(u.model, u.data, "object:joint")
+    assert obs.shape == (68,) and env.observation_space.shape == (68,) and env.action_space.shape == (20,)
+    np.testing.assert_array_equal(obs[hand.BLOCK_POS], block[:3])
+    np.testing.assert_array_equal(obs[hand.BLOCK_QUAT], block[3:])
+    np.testing.assert_array_equal(obs[hand.BLOCK_QVEL], u._utils.get_joint_qvel(u.model, u.data, "object:joint"))
+    np.testing.assert_array_equal(obs[hand.GOAL_POS], 0.0)  # the easy obs: the ignored goal position is hidden
+    np.testing.assert_array_equal(obs[hand.GOAL_QUAT], u.goal[3:])
+    robot_qpos, robot_qvel = u._utils.robot_get_obs(u.model, u.data, u._model_names.joint_names)
+    np.testing.assert_array_equal(obs[hand.ROBOT_QPOS], robot_qpos)
+    np.testing.assert_array_equal(obs[hand.ROBOT_QVEL], robot_qvel)
+
+
+def test_easy_reset_and_goal_ranges(env):
+    drawn_yaws, offsets, goal_yaws, angles = [], [], [], []
+    for seed in range(200):
+        obs, info = env.reset(seed=seed)
+        drawn_yaws.append(env.unwrapped.drawn_yaw)
+        offsets.append(env.unwrapped.drawn_offset)
+        goal_yaws.append(yaw(obs[hand.GOAL_QUAT]))
+        angles.append(info["angle"])
+        assert obs[hand.BLOCK_POS][2] > 0.04  # on the palm
+    drawn_yaws, goal_yaws = np.asarray(drawn_yaws), np.asarray(goal_yaws)
+    assert drawn_yaws.min() >= -np.pi / 6 and drawn_yaws.max() <= np.pi / 6  # U(-pi/6, pi/6) about z
+    assert drawn_yaws.max() - drawn_yaws.min() > 0.9 * np.pi / 3
+    assert np.std(offsets) == pytest.approx(0.005, rel=0.15)  # N(0, 0.005) x noise_ratio 1
+    assert goal_yaws.min() >= np.pi / 3 and goal_yaws.max() <= 2 * np.pi / 3  # absolute U(pi/3, 2pi/3)
+    assert goal_yaws.max() - goal_yaws.min() > 0.9 * np.pi / 3
+    assert min(angles) > hand.ROTATION_THRESHOLD  # no episode starts solved (measured 0.64 to 2.08 rad)
+
+
+def test_success_below_a_tenth_of_a_radian_ends_the_episode(env):
+    env.reset(seed=1)
+    u = env.unwrapped
+    block = u._utils.get_joint_qpos(u.model, u.data, "object:joint").copy()
+    for offset, success in ((0.05, True), (0.2, False)):
+        block[3:] = hand.quat_from_angle_and_axis(offset, hand.Z)
+        u.goal[3:] = hand.quat_from_angle_and_axis(0.0, hand.Z)
+        u._utils.set_joint_qpos(u.model, u.data, "object:joint", block)
+        u._utils.set_joint_qvel(u.model, u.data, "object:joint", np.zeros(6))
+        _, _, terminated, truncated, info = env.step(np.zeros(20))
+        assert info["success"] == success == terminated and not truncated
+        assert info["angle"] == pytest.approx(u.rotation_angle())
