@@ -98,6 +98,17 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     return c
 
 
+def learned_expert(stochastic: bool = False, min_return: float | None = None) -> ConfigDict:
+    """``config.data.expert`` for a task whose demos come from its shipped SAC expert (``experts/learned.py``)."""
+    c = ConfigDict()  # demo-generator kwargs
+    c.weights = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack
+    if min_return is not None:
+        c.min_return = min_return  # demo episodes below this return are redrawn
+    c.stochastic = stochastic  # record sampled actions (True) or the actor's mean (False)
+    c.dart_noise = 0.0  # sigma of N(0, sigma^2) added to executed actions; recorded labels stay clean
+    return c
+
+
 def shrink_to_smoke(c: ConfigDict, num_episodes: int, epochs: int, eval_episodes: int) -> None:
     """The ``smoke`` preset: the whole pipeline at toy size (32-wide nets, a few epochs and episodes, lr 1e-3),
     logging and evaluating twice per phase."""

@@ -3,7 +3,7 @@ differs: the policy width and learning rates."""
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, shrink_to_smoke
+from dbc_jax.configs._base import base_config, learned_expert, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -14,11 +14,7 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     # c.env: none (the v4 defaults)
 
     c.data.num_episodes = 5  # demos the expert writes (the paper's files hold 5 x 1000 steps)
-    c.data.expert = ConfigDict()  # demo-generator kwargs
-    c.data.expert.weights = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack
-    c.data.expert.min_return = min_demo_return  # demo episodes below this return are redrawn
-    c.data.expert.stochastic = stochastic_demos  # record sampled actions (True) or the actor's mean (False)
-    c.data.expert.dart_noise = 0.0  # sigma of N(0, sigma^2) added to executed actions; recorded labels stay clean
+    c.data.expert = learned_expert(stochastic_demos, min_demo_return)  # the shipped SAC expert's demo settings
 
     c.diffusion.hidden = 1024  # denoiser width (3 hidden layers)
     c.diffusion.epochs = 8000  # pretraining passes over the data

@@ -19,7 +19,7 @@ Expected: not measured yet (the expert and its demos come first; README, AntReac
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, shrink_to_smoke
+from dbc_jax.configs._base import base_config, learned_expert, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -29,10 +29,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
 
     c.data.num_episodes = 200  # successful 50-step demos: 10,000 transitions (the authors' dataset size)
     c.data.normalize = False  # the official AntReach: the DM and the policies see raw values
-    c.data.expert = ConfigDict()  # demo-generator kwargs
-    c.data.expert.weights = ""  # "" -> dbc_jax/experts/weights/antreach_sac.msgpack
-    c.data.expert.stochastic = False  # record the actor's mean (True: samples of its Gaussian)
-    c.data.expert.dart_noise = 0.0  # sigma of N(0, sigma^2) added to executed actions; recorded labels stay clean
+    c.data.expert = learned_expert()  # the shipped SAC expert's actor mean; successful episodes only (no return bar)
 
     c.diffusion.hidden = 1024  # denoiser width (3 hidden layers)
     c.diffusion.epochs = 20000  # pretraining passes over the data

@@ -25,14 +25,14 @@ import optax
 from flax import serialization, struct
 from ml_collections import ConfigDict
 
+from dbc_jax.tasks import get_task, names, register_all
+
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
 
 def get_config(env_name: str) -> ConfigDict:
     """SAC hyperparameters (the original paper's, with the usual learned temperature)."""
-    from dbc_jax.tasks import get_task
-
     c = ConfigDict()
     c.env_name = env_name  # task key in dbc_jax.tasks.TASKS (its expert_bar is the bar the expert must reach)
     c.seed = 0  # root of every random draw
@@ -329,7 +329,6 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     from tqdm.auto import tqdm
 
     from dbc_jax.checkpoint import Checkpoints
-    from dbc_jax.tasks import get_task, register_all
 
     register_all()
     task = get_task(config.env_name)
@@ -442,8 +441,6 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
 
 def main(argv=None) -> None:
     import argparse
-
-    from dbc_jax.tasks import names
 
     parser = argparse.ArgumentParser(description="Train a SAC expert for a task (writes its weights "
                                                  "to dbc_jax/experts/weights/<env>_sac.msgpack).")
