@@ -19,6 +19,7 @@ quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by si
     Baselines: DP 98.3 +- 0.9 (ALGO=dp, about 6 min), IBC 34.3 +- 9.2 (ALGO=ibc, about 24 min).
     The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9, IBC 69.4 (its demos, unpublished, come from the
     same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
+    lambda from 0 to 10 and the normalization term: `make sweep` (README, "λ and the normalization term").
 """
 
 from ml_collections import ConfigDict
