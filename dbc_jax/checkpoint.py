@@ -6,18 +6,55 @@
     <workdir>/metrics.jsonl     one record per epoch and per evaluation
     <workdir>/learning_curve.png
     <workdir>/results.json      final evaluation, per seed, with timings
+    <workdir>/.lock             held by the process writing to the workdir (workdir_lock)
 
 A checkpoint's number is the count of epochs done, joint model plus policy, so it grows through both phases.
+
+Every checkpoint's meta holds a SHA-256 digest of its arrays. :meth:`Checkpoints.restore_intact` restores the newest
+checkpoint that reads back whole, matches its digest and holds only finite numbers; each damaged one is named with
+its reason and, when training resumes, moved to ``<workdir>/checkpoints_damaged/`` so the run can write that step
+again. Orbax writes a checkpoint into a temporary folder and renames it when complete, so a process killed mid-write
+leaves no half checkpoint behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+
+from dbc_jax.errors import CheckpointError, WorkdirBusyError
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: str):
+    """Hold ``<workdir>/.lock`` (an exclusive ``flock``) while a process writes to the workdir; a second writer gets
+    :class:`WorkdirBusyError`. The kernel drops the lock when its process ends, however it ends, so a crash leaves
+    nothing stuck."""
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise WorkdirBusyError(f"{os.path.abspath(workdir)}: another process (pid {holder}) is writing to this "
+                                   "workdir; wait for it to finish, or use another workdir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -52,6 +89,24 @@ def _on_this_host(leaf):
     return spec
 
 
+def digest(tree) -> str:
+    """SHA-256 over every leaf's path, dtype, shape and bytes (the arrays as the host sees them)."""
+    h = hashlib.sha256()
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        array = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}|".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def _non_finite_leaf(tree) -> str | None:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        array = np.asarray(leaf)
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            return jax.tree_util.keystr(path)
+    return None
+
+
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
@@ -71,10 +126,64 @@ class Checkpoints:
         return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
 
     def save_tree(self, step: int, tree, meta: dict) -> None:
-        """Save any pytree of arrays plus JSON ``meta`` as checkpoint ``step`` (blocks until written)."""
+        """Save any pytree of arrays plus JSON ``meta`` (and the arrays' digest) as checkpoint ``step`` (blocks until
+        written)."""
+        meta = {**meta, "digest": digest(tree)}
         self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
                                                         meta=ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
+
+    def restore_intact(self, template, check_meta=None, quarantine: bool = True):
+        """(step, tree, meta) of the newest intact checkpoint (module docstring), restored into ``template`` (or into
+        ``template(meta)`` if it is callable: a layout that depends on the checkpoint).
+        ``check_meta(meta)`` may refuse a readable checkpoint (its error propagates: that is not damage). Each
+        damaged checkpoint is reported on stderr and, with ``quarantine``, moved out of the way. Raises
+        :class:`CheckpointError` naming every step and its reason when none is intact."""
+        damaged = []
+        for step in sorted(self.all_steps(), reverse=True):
+            try:
+                meta = self.read_meta(step)
+            except Exception as error:  # noqa: BLE001 -- any unreadable meta is damage
+                damaged.append((step, f"meta unreadable ({type(error).__name__}: {str(error)[:200]})"))
+                continue
+            if check_meta is not None:
+                check_meta(meta)
+            try:
+                tree, meta = self.restore_tree(step, template(meta) if callable(template) else template)
+            except Exception as error:  # noqa: BLE001 -- missing, truncated or unreadable array files
+                damaged.append((step, f"arrays unreadable ({type(error).__name__}: {str(error)[:200]})"))
+                continue
+            reason = None
+            if "digest" in meta and digest(tree) != meta["digest"]:
+                reason = "its arrays do not match the digest saved with them"
+            elif (leaf := _non_finite_leaf(tree)) is not None:
+                reason = f"non-finite values in {leaf}"
+            if reason:
+                damaged.append((step, reason))
+                continue
+            self._report(damaged, quarantine, fallback=step)
+            return step, tree, meta
+        self._report(damaged, quarantine=False, fallback=None)  # left in place: the same error on every retry
+        listing = "; ".join(f"step {s}: {r}" for s, r in damaged)
+        raise CheckpointError(f"{self.directory}: no intact checkpoint ({listing})")
+
+    def _report(self, damaged: list, quarantine: bool, fallback: int | None) -> None:
+        if not damaged:
+            return
+        aside = os.path.join(os.path.dirname(self.directory), "checkpoints_damaged")
+        for step, reason in damaged:
+            where = ""
+            if quarantine:
+                os.makedirs(aside, exist_ok=True)
+                target = os.path.join(aside, str(step))
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.move(os.path.join(self.directory, str(step)), target)
+                where = f"; moved to {target}"
+            print(f"warning: checkpoint {step} in {self.directory} is damaged: {reason}{where}", file=sys.stderr)
+        if fallback is not None:
+            print(f"warning: using checkpoint {fallback}, the newest intact one", file=sys.stderr)
+        if quarantine:
+            self.manager.reload()
 
     def restore_tree(self, step: int, template):
         """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract; None: as saved,
@@ -88,11 +197,6 @@ class Checkpoints:
     def save(self, step: int, state, normalizer, meta: dict) -> None:
         """A training run's checkpoint: ``{"state", "normalizer"}`` plus meta."""
         self.save_tree(step, {"state": state, "normalizer": normalizer}, meta)
-
-    def restore(self, step: int, state_template, normalizer_template):
-        """Restore a training run's checkpoint; returns (state, normalizer, meta)."""
-        tree, meta = self.restore_tree(step, {"state": state_template, "normalizer": normalizer_template})
-        return tree["state"], tree["normalizer"], meta
 
     def close(self) -> None:
         self.manager.close()

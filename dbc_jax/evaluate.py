@@ -188,7 +188,7 @@ class MJXEvaluator:
 def choose_backend(backend: str, env_name: str) -> str:
     """``"auto"``: MJX when jax runs on an accelerator and the task has an MJX twin, else C MuJoCo (faster on a
     CPU at every batch size)."""
-    from dbc_jax.configs import EVAL_BACKENDS
+    from dbc_jax.configs.checks import EVAL_BACKENDS
     from dbc_jax.tasks import TASKS, get_task
 
     if backend not in EVAL_BACKENDS:

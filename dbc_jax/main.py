@@ -7,16 +7,17 @@
     python -m dbc_jax.main --mode=demos --config=dbc_jax/configs/maze.py [--config.data.num_episodes=100]
 
 Any config field can be overridden with --config.<field>=<value>; see the config file for the fields.
+An error is one line on stderr (exit status 2 for bad input, 1 for a fault during the run); --debug shows the
+traceback.
 """
 
 from __future__ import annotations
-
-import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
+from dbc_jax.errors import run_cli
 from dbc_jax.train import evaluate_workdir, make_demos
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
@@ -62,8 +63,14 @@ def main(argv):
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.timings.items()))
 
 
-def run():
-    app.run(main, argv=sys.argv)
+def _parse_and_run(argv):
+    """Parse the flags here rather than in ``absl.app.run``, so a bad flag is one line and exit status 2 too."""
+    app.define_help_flags()  # --help, --helpfull, as absl.app.run would
+    main(flags.FLAGS(argv))
+
+
+def run(argv=None):
+    run_cli(_parse_and_run, argv)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
 from dbc_jax import configs as config_lib
-from dbc_jax.checkpoint import Checkpoints, atomic_save_figure, atomic_write_text, read_json
+from dbc_jax.checkpoint import Checkpoints, atomic_save_figure, atomic_write_text, read_json, workdir_lock
 from dbc_jax.data import Dataset, check_compatible, load_dataset
 from dbc_jax.tasks import Task, get_task
+from dbc_jax.errors import NonFiniteError
 from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
 from dbc_jax.grid import Grid
 from dbc_jax.normalization import Normalizer
@@ -156,9 +157,10 @@ def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Da
         if dataset is None or stale:
             print(f"Generating {config.data.num_episodes} {config.env_name} demos with the expert into {path}.")
             dataset = load_dataset(make_demos(config, path, progress))
-    batch_sizes = [config.policy.batch_size] + ([config[config.model].batch_size]
-                                                if config_lib.pretrains_model(config) else [])
-    check_compatible(dataset, task.obs_dim, task.act_dim, max(batch_sizes), config.env_name)
+    batch_sizes = {"policy.batch_size": config.policy.batch_size}
+    if config_lib.pretrains_model(config):
+        batch_sizes[f"{config.model}.batch_size"] = config[config.model].batch_size
+    check_compatible(dataset, task.obs_dim, task.act_dim, batch_sizes, config.env_name)
     return dataset
 
 
@@ -182,6 +184,35 @@ class MetricsLog:
     def append(self, records: list[dict]) -> None:
         with open(self.path, "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def check_finite(phase: str, info: dict, first_epoch: int, who: list[str], last_good: int | None) -> None:
+    """Raise :class:`NonFiniteError` if a chunk's losses ([models or members, n] each) or parameter counts
+    (``*/nonfinite_params``) show a NaN or an infinity: the phase, the epochs, the first bad epoch, its terms and
+    members (``who``: a name per row)."""
+    bad = {name: ~np.isfinite(v) | ((v > 0) if name.endswith("nonfinite_params") else False)
+           for name, v in info.items()}
+    hit = np.any(np.stack(list(bad.values())), axis=0)  # [rows, n]
+    if not hit.any():
+        return
+    n = hit.shape[1]
+    j = int(np.flatnonzero(hit.any(0))[0])
+    terms = ", ".join(sorted(name for name, b in bad.items() if b[:, j].any()))
+    rows = ", ".join(who[i] for i in np.flatnonzero(hit[:, j]))
+    kept = f"checkpoint {last_good} stays the latest" if last_good is not None else "no checkpoint was written"
+    raise NonFiniteError(
+        f"{phase} epochs {first_epoch + 1}-{first_epoch + n}: non-finite values from epoch {first_epoch + j + 1} on, "
+        f"in {terms}, for {rows}. The chunk was not saved ({kept}) and no results.json is written; lower the "
+        f"learning rate or raise the grad clip, in a new workdir (a resumed run keeps its config).")
+
+
+def _who(phase: str, config: ConfigDict, grid: Grid, rows: int) -> list[str]:
+    """A name for each row of a chunk's info: the joint model(s), or the members (grid point and seed)."""
+    if phase == "model":
+        shared = config[config.model].get("shared", True)
+        return ["the shared joint model"] if shared else [f"the joint model of seed {i}" for i in range(rows)]
+    return [f"member {i} ({grid.label(point)})" if grid.axes else f"seed {point['seed']}"
+            for i, point in enumerate(grid.members())]
 
 
 def _chunk_records(phase: str, info: dict, first_epoch: int, updates_per_epoch: int) -> list[dict]:
@@ -295,10 +326,15 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     dataset = prepare_dataset(config, task, progress)
     raw = None if config.data.normalize else Normalizer.identity(task.obs_dim, task.act_dim)
     data = TrainData.from_demos(dataset.obs, dataset.actions, normalizer=raw)
-    normalizer = data.normalizer
 
     workdir = os.path.abspath(config.workdir)
-    os.makedirs(workdir, exist_ok=True)
+    with workdir_lock(workdir):
+        return _train_in(workdir, config, task, data, progress)
+
+
+def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, progress: bool) -> Results:
+    """``train`` once the demos are ready and the workdir is locked."""
+    normalizer = data.normalizer
     paths = _workdir_paths(workdir)
     ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
     log = MetricsLog(paths["metrics"])
@@ -308,9 +344,10 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     updates = fns.updates_per_epoch(data.num_items)
     state = fns.init(jax.random.PRNGKey(config.seed), data, grid.hparams())
     if ckpt.latest_step() is not None:
-        _check_checkpoint_layout(ckpt.read_meta(ckpt.latest_step()), workdir)
         _check_same_run(config, read_json(paths["config"]), workdir)
-        state, saved_normalizer, meta = ckpt.restore(ckpt.latest_step(), state, normalizer)
+        _, tree, meta = ckpt.restore_intact({"state": state, "normalizer": normalizer},
+                                            check_meta=lambda m: _check_checkpoint_layout(m, workdir))
+        state, saved_normalizer = tree["state"], tree["normalizer"]
         if not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(saved_normalizer), jax.tree.leaves(normalizer))):
             raise ValueError(f"{workdir}: the dataset's normalization differs from the checkpoint's "
                              f"({config.data.path or default_data_path(config)} changed since training)")
@@ -334,6 +371,9 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             first = int(state.model_epoch)
             n = min(config[config.model].log_every_epochs, model_total - first)
             state, info = fns.model_epochs(state, data, n)
+            info = jax.tree.map(np.asarray, info)
+            check_finite(config.model, info, first, _who("model", config, grid, len(info["model/loss"])),
+                         ckpt.latest_step())
             records = _chunk_records("model", info, first, updates["model"])
             ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config, data))
             log.append(records)
@@ -353,6 +393,9 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
             first = int(state.policy_epoch)
             n = min(config.policy.log_every_epochs, pol_total - first)
             state, info = fns.policy_epochs(state, data, n)
+            info = jax.tree.map(np.asarray, info)
+            check_finite(f"{config.algo} policy", info, first, _who("policy", config, grid, grid.num_members),
+                         ckpt.latest_step())
             epoch = first + n
             records = _chunk_records("policy", info, first, updates["policy"])
             postfix = {"loss": f"{records[-1]['loss/total']:.4f}"}
@@ -432,20 +475,24 @@ def restore_workdir(workdir: str, sampler: dict | None = None) -> Restored:
     if step is None:
         raise ValueError(f"{workdir}: no checkpoint to evaluate")
     task = get_task(config.env_name)
-    meta = ckpt.read_meta(step)
-    # Checkpoints older than DP/IBC saved no bounds: DBC, all they could hold, needs none.
-    bounds = tuple(np.asarray(b, np.float32) for b in meta.get("action_bounds")
-                   or (np.zeros(task.act_dim), np.ones(task.act_dim)))
     fns = make_train(config, task.obs_dim, task.act_dim)
     template = jax.eval_shape(fns.init, jax.random.PRNGKey(0), _data_spec(task.obs_dim, task.act_dim),
                               fns.grid.hparams())
+    try:
+        meta = ckpt.read_meta(step)
+    except Exception:  # noqa: BLE001 -- a damaged newest checkpoint: restore_intact names it and falls back
+        meta = {"layout": CHECKPOINT_LAYOUT}
     if _checkpoint_layout(meta) == CHECKPOINT_LAYOUT:
         norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
                                      for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)),
                                    enabled=config.data.normalize)
-        state, normalizer, _ = ckpt.restore(step, template, norm_template)
+        _, tree, meta = ckpt.restore_intact({"state": template, "normalizer": norm_template}, quarantine=False)
+        state, normalizer = tree["state"], tree["normalizer"]
     else:
         state, normalizer = _restore_earlier_layout(ckpt, step, template, fns)
+    # Checkpoints older than DP/IBC saved no bounds: DBC, all they could hold, needs none.
+    bounds = tuple(np.asarray(b, np.float32) for b in meta.get("action_bounds")
+                   or (np.zeros(task.act_dim), np.ones(task.act_dim)))
     ckpt.close()
     return Restored(config, state, normalizer, bounds, fns)
 

@@ -96,6 +96,11 @@ def _epoch_batches(key, num_items: int, batch_size: int):
     return jax.random.permutation(key, num_items)[: num_batches * batch_size].reshape(num_batches, batch_size)
 
 
+def nonfinite(tree) -> jax.Array:
+    """How many entries of a pytree are NaN or infinite (logged after every epoch; the driver stops on > 0)."""
+    return sum(jnp.sum(~jnp.isfinite(x)) for x in jax.tree.leaves(tree)).astype(jnp.float32)
+
+
 def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
     """Run ``epoch_fn(carry, key) -> (carry, info)`` for epochs start..start+n-1; infos stacked over epochs."""
 
@@ -133,7 +138,8 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
 
     def policy_tx(lr, num_items: int):
         schedule = optax.linear_schedule(lr, 0.0, max(1, pol_cfg.epochs * updates_per_epoch(num_items)["policy"]))
-        return optax.chain(optax.clip_by_global_norm(pol_cfg.grad_clip), optax.adam(schedule, eps=pol_cfg.adam_eps))
+        adam = optax.adam(schedule, eps=pol_cfg.adam_eps)
+        return optax.chain(optax.clip_by_global_norm(pol_cfg.grad_clip), adam) if pol_cfg.grad_clip else adam
 
     def init(key, data: TrainData, hparams: Hparams) -> TrainState:
         agent, model = parts(data.action_bounds)
@@ -168,7 +174,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
             return model.pretrain_step(model_state, pairs[idx], k)
 
         model_state, infos = jax.lax.scan(step, model_state, (batches, jax.random.split(step_key, len(batches))))
-        return model_state, jax.tree.map(jnp.mean, infos)
+        return model_state, {**jax.tree.map(jnp.mean, infos), "model/nonfinite_params": nonfinite(model_state.params)}
 
     def policy_epoch(carry, key, data, agent, model, frozen_model, hp: Hparams):
         obs, actions = data.obs, data.actions
@@ -196,7 +202,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
             return (optax.apply_updates(params, updates), opt_state, model_state), info
 
         carry, infos = jax.lax.scan(step, carry, (batches, jax.random.split(step_key, len(batches))))
-        return carry, jax.tree.map(jnp.mean, infos)
+        return carry, {**jax.tree.map(jnp.mean, infos), "policy/nonfinite_params": nonfinite(carry[0])}
 
     @functools.partial(jax.jit, static_argnums=2)
     def model_epochs(state: TrainState, data: TrainData, n: int):

@@ -19,6 +19,7 @@ import os
 
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.errors import run_cli
 from dbc_jax.joint_models import MODEL_NAMES
 from dbc_jax.train import saved_results
 
@@ -143,4 +144,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(lambda argv: main())

@@ -24,6 +24,7 @@ import numpy as np
 
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.errors import run_cli
 from dbc_jax.train import evaluate_workdir
 
 # Spec section 10 (docs/img/pick.png): success rate (%) mean, std over 3 seeds, by noise ratio.
@@ -140,4 +141,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(lambda argv: main())

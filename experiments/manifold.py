@@ -37,6 +37,7 @@ import numpy as np
 
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.errors import run_cli
 from dbc_jax.train import TrainData, make_train
 
 METHODS = {"bc": "BC", "dbc": "DBC (BC + λ·diffusion)", "term": "diffusion term alone (coeff_bc 0)",
@@ -174,4 +175,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(lambda argv: main())

@@ -26,6 +26,7 @@ import numpy as np
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.configs._base import PRESETS
+from dbc_jax.errors import run_cli
 from dbc_jax.grid import Grid, axis_for_field, config_field
 from dbc_jax.tasks import TASKS
 from dbc_jax.train import MetricsLog, saved_results
@@ -160,7 +161,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="maze", choices=list(TASKS), help="task (default maze)")
     parser.add_argument("--preset", default="quick", choices=PRESETS)
-    parser.add_argument("--algo", default="dbc", choices=dbc_jax.configs.ALGOS)
+    parser.add_argument("--algo", default="dbc", choices=dbc_jax.configs.checks.ALGOS)
     parser.add_argument("--grid", action="append", default=[], required=True,
                         help="<field>=<v1>,<v2>,... (repeatable); λ, policy.coeff_bc and policy.lr share one program")
     parser.add_argument("--set", action="append", default=[], help="a config field for every run (repeatable)")
@@ -204,4 +205,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(lambda argv: main())

@@ -147,6 +147,19 @@ def test_training_variant_rewards_progress_and_ends_when_fallen():
         make(reward="dense")
 
 
+def test_reach_bonus_is_paid_each_step_within_the_success_radius():
+    plain, bonus = make(reward="progress"), make(reward="progress", reach_bonus=10.0)
+    for env in (plain, bonus):
+        env.reset(seed=0)
+        qpos = env.unwrapped.data.qpos.copy()
+        qpos[:2] = env.unwrapped.goal + [0.2, 0.0]  # inside the 0.5 m radius
+        env.unwrapped.set_state(qpos, np.zeros(env.unwrapped.model.nv))
+    (_, r_plain, *_), (_, r_bonus, *_) = plain.step(np.zeros(8)), bonus.step(np.zeros(8))
+    assert r_bonus == pytest.approx(r_plain + 10.0)
+    with pytest.raises(ValueError, match="AntReach reach_bonus=10.0: only the 'progress' reward takes a bonus"):
+        make(reach_bonus=10.0)
+
+
 EXPERT_IN_TRAINING = pytest.mark.xfail(
     strict=True, reason="the shipped AntReach weights are the best actor so far of a SAC run still in training "
                         "(its card has the step and success rate; issue 17): below the 95% bar; strict: an expert "
@@ -171,7 +184,7 @@ def test_expert_card_names_command_seed_steps_and_success():
     _, card = sac.load_actor(sac.weights_path("antreach"))
     assert card["env"] == "antreach" and card["command"].startswith("make expert ENV=antreach")
     assert isinstance(card["seed"], int) and card["step"] > 0 and 0 <= card["success_rate"] <= 1
-    assert card["train_env"] == {"reward": "progress", "terminate_when_fallen": True}
+    assert card["train_env"] == get_task("antreach").expert_train_env  # trained on the registry's training env
 
 
 def test_demos_keep_successful_episodes_only_and_smoke_trains_on_raw_data(tmp_path):

@@ -96,8 +96,9 @@ def test_env_mismatch_and_too_little_data(tmp_path):
         check_compatible(ds, 42, 2, 128, "ant")
     with pytest.raises(DatasetError, match=r"d.npz: field 'actions' has dimension 2, env 'maze' expects 3"):
         check_compatible(ds, 6, 3, 128, "maze")
-    with pytest.raises(DatasetError, match=r"d.npz: 300 transitions is less than one batch \(batch_size=512\)"):
-        check_compatible(ds, 6, 2, 512, "maze")
+    with pytest.raises(DatasetError, match=r"config.policy.batch_size: must be at most the number of transitions in "
+                                           r".*d.npz \(300\), got 512"):
+        check_compatible(ds, 6, 2, {"policy.batch_size": 512, "diffusion.batch_size": 128}, "maze")
     check_compatible(ds, 6, 2, 128, "maze")
 
 

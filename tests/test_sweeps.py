@@ -36,7 +36,7 @@ def test_grid_items_split_into_one_program_axes_and_programs(tmp_path):
                            (["policy.size=1,2"], "--grid policy.size=1,2: 'policy.size' is not a config field"),
                            (["coeff=1,2", "diffusion.coeff=3"], "--grid diffusion.coeff=3: diffusion.coeff is swept "
                                                                 "twice"),
-                           (["diffusion.term=hinge,hinged"], "config.diffusion.term: expected one of")]:
+                           (["diffusion.term=hinge,hinged"], "config.diffusion.term: must be one of")]:
         with pytest.raises(ValueError, match=message):
             sweep.run_configs(args_for(tmp_path, *items))
 

@@ -103,13 +103,13 @@ def test_bc_skips_diffusion_pretraining(tmp_path, demos):
 
 def test_config_errors_name_the_field(tmp_path):
     c = tiny_config(tmp_path, algo="gail")
-    with pytest.raises(ValueError, match=r"config.algo: expected one of \('dbc', 'bc', 'dp', 'ibc'\), got 'gail'"):
+    with pytest.raises(ValueError, match=r"config.algo: must be one of \('dbc', 'bc', 'dp', 'ibc'\), got 'gail'"):
         dbc_jax.train(c, progress=False)
     c = tiny_config(tmp_path, policy__batch_size=127)
     with pytest.raises(ValueError, match=r"config.policy.batch_size: must be even"):
         dbc_jax.train(c, progress=False)
     c = tiny_config(tmp_path, eval__backend="cuda")
-    with pytest.raises(ValueError, match=r"config.eval.backend: expected one of \('auto', 'c', 'mjx'\), got 'cuda'"):
+    with pytest.raises(ValueError, match=r"config.eval.backend: must be one of \('auto', 'c', 'mjx'\), got 'cuda'"):
         dbc_jax.train(c, progress=False)
     c = dbc_jax.get_config("fetchpick", "smoke")
     c.eval.backend, c.workdir = "mjx", str(tmp_path / "fetch")
@@ -120,7 +120,7 @@ def test_config_errors_name_the_field(tmp_path):
     for fields, message in [
             ({"algo": "bc", "grid__coeff": (0.1, 1.0)}, r"config.grid.coeff: only algo 'dbc' has this hyperparameter, "
                                                         r"not 'bc' \(BC is DBC with λ = 0: sweep λ with algo dbc\)"),
-            ({"grid__lr": (1e-3, 0.0)}, r"config.grid.lr: learning rates must be > 0, got \(0.001, 0.0\)"),
+            ({"grid__lr": (1e-3, 0.0)}, r"config.grid.lr: must be a tuple whose every value is a finite number > 0, got \(0.001, 0.0\)"),
             ({"grid__coeff": (1.0, 1.0)}, r"config.grid.coeff: repeated values in \(1.0, 1.0\)")]:
         with pytest.raises(ValueError, match=message):
             dbc_jax.train(tiny_config(tmp_path, **fields), progress=False)

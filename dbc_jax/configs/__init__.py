@@ -9,10 +9,8 @@ import os
 
 from ml_collections import ConfigDict
 
-from dbc_jax.joint_models import MODEL_NAMES, TERMS
-
-ALGOS = ("dbc", "bc", "dp", "ibc")  # the keys of dbc_jax.algos.ALGORITHMS
-EVAL_BACKENDS = ("auto", "c", "mjx")  # dbc_jax.evaluate.choose_backend
+from dbc_jax.configs.checks import check_relations, check_values, leaves
+from dbc_jax.joint_models import MODEL_NAMES
 
 
 def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
@@ -24,11 +22,11 @@ def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
 
 
 def resolve(config: ConfigDict) -> ConfigDict:
-    """Check a config and fill its derived fields; raises ValueError naming the field."""
+    """Check a config (every value against ``configs/checks.py``) and fill its derived fields; raises ValueError
+    naming the field, the value and the rule. Nothing is computed or written before it returns."""
     config = ConfigDict(config.to_dict())
-    if config.algo not in ALGOS:
-        raise ValueError(f"config.algo: expected one of {ALGOS}, got '{config.algo}'")
-    for field, value in _flatten(config.get("algo_overrides", {}).get(config.algo, {})):
+    check_values(config)
+    for field, value in leaves(config.get("algo_overrides", {}).get(config.algo, {})):
         *sections, name = field.split(".")
         target = config
         for part in sections:
@@ -38,32 +36,18 @@ def resolve(config: ConfigDict) -> ConfigDict:
         if not isinstance(target, ConfigDict) or name not in target:
             raise ValueError(f"config.algo_overrides.{config.algo}.{field}: no such config field")
         target[name] = value
-    if config.model not in MODEL_NAMES:
-        raise ValueError(f"config.model: expected one of {MODEL_NAMES}, got '{config.model}'")
-    model = config[config.model]
-    if model.term not in TERMS:
-        raise ValueError(f"config.{config.model}.term: expected one of {TERMS}, got '{model.term}'")
+    check_values(config)  # the values the overrides set
+    check_relations(config)
     if config.algo == "bc":
-        model.coeff = 0.0  # BC is DBC without the joint model (lambda = 0)
+        config[config.model].coeff = 0.0  # BC is DBC without the joint model (lambda = 0)
     from dbc_jax.grid import check_grid
 
     check_grid(config)
-    pretrained = pretrains_model(config)
-    for field in ("num_seeds", "policy.batch_size", "eval.num_episodes", "policy.log_every_epochs") + (
-            (f"{config.model}.batch_size", f"{config.model}.log_every_epochs") if pretrained else ()):
-        value = config
-        for part in field.split("."):
-            value = value[part]
-        if value < 1:
-            raise ValueError(f"config.{field}: must be >= 1, got {value}")
     if uses_joint_model(config) and config.model == "diffusion":
         for field in ("diffusion.batch_size", "policy.batch_size"):
             section, name = field.split(".")
             if config[section][name] % 2:
                 raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
-    if config.eval.every_epochs % config.policy.log_every_epochs:
-        raise ValueError("config.eval.every_epochs: must be a multiple of config.policy.log_every_epochs "
-                         f"({config.eval.every_epochs} vs {config.policy.log_every_epochs}); 0 disables it")
     config.eval.backend = config.eval.get("backend", "auto")  # runs saved before the field existed
     from dbc_jax.evaluate import choose_backend
 
@@ -74,14 +58,6 @@ def resolve(config: ConfigDict) -> ConfigDict:
         config.workdir = (f"runs/{config.env_name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}"
                           f"{data_tag}")
     return config
-
-
-def _flatten(tree, prefix=""):
-    for name, value in tree.items():
-        if isinstance(value, (dict, ConfigDict)):
-            yield from _flatten(value, f"{prefix}{name}.")
-        else:
-            yield f"{prefix}{name}", value
 
 
 def uses_joint_model(config: ConfigDict) -> bool:

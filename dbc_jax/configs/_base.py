@@ -84,7 +84,7 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.policy = ConfigDict()
     c.policy.adam_eps = 1e-12  # Adam's epsilon (the official code's)
     c.policy.batch_size = 128  # the last partial batch of each epoch is dropped
-    c.policy.grad_clip = 0.5  # global grad-norm clip
+    c.policy.grad_clip = 0.5  # global grad-norm clip (0: none)
     c.policy.coeff_bc = 1.0  # weight of the BC (MSE) term (0: the joint model's term alone)
 
     c.eval = ConfigDict()

@@ -115,14 +115,16 @@ def load_dataset(path: str) -> Dataset:
     return Dataset(obs=obs, actions=actions, episode_ends=ends.astype(np.int64), metadata=metadata)
 
 
-def check_compatible(dataset: Dataset, obs_dim: int, act_dim: int, batch_size: int, env_name: str) -> None:
-    """Raise if the dataset cannot train a policy for the env with this batch size."""
+def check_compatible(dataset: Dataset, obs_dim: int, act_dim: int, batch_sizes: dict | int, env_name: str) -> None:
+    """Raise if the dataset cannot train a policy for the env with these batch sizes (``{"policy.batch_size": 128,
+    ...}``, or one number)."""
     path = dataset.metadata.get("path", "dataset")
     if dataset.obs_dim != obs_dim:
         raise DatasetError(f"{path}: field 'obs' has dimension {dataset.obs_dim}, env '{env_name}' expects {obs_dim}")
     if dataset.act_dim != act_dim:
         raise DatasetError(
             f"{path}: field 'actions' has dimension {dataset.act_dim}, env '{env_name}' expects {act_dim}")
-    if dataset.num_transitions < batch_size:
-        raise DatasetError(
-            f"{path}: {dataset.num_transitions} transitions is less than one batch (batch_size={batch_size})")
+    for field, size in (batch_sizes if isinstance(batch_sizes, dict) else {"batch_size": batch_sizes}).items():
+        if dataset.num_transitions < size:
+            raise DatasetError(f"config.{field}: must be at most the number of transitions in {path} "
+                               f"({dataset.num_transitions}), got {size}")

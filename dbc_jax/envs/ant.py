@@ -23,8 +23,9 @@ once reached) and the episode never ends early: 50 steps, success read at the en
 Reward (unused by imitation): ``1 - dist/5 - 0.5 |a|^2 - 0.5e-3 |clip(cfrc_ext, -1, 1)|^2``, the official dense
 reward's form with gym Ant's cost weights. For RL training only (``tasks.py``: the expert's training env),
 ``reward="progress"`` pays 5 x the speed towards the goal (m/s) instead, plus gym Ant's healthy bonus of 1 per
-step that does not end fallen, ``5 (dist_before - dist_after) / dt + 1 - 0.5 |a|^2``, and ``terminate_when_fallen``
-ends an episode once the torso tilts more than 60 degrees. What did not work (SAC, seed 0): without the bonus,
+step that does not end fallen, ``5 (dist_before - dist_after) / dt + 1 - 0.5 |a|^2``, plus ``reach_bonus`` for
+every step that ends within the success radius, and ``terminate_when_fallen`` ends an episode once the torso tilts
+more than 60 degrees. What did not work (SAC, seed 0): without the bonus,
 ending the episode spares the control costs and an agent learns to flip; with the speed weighted 1, SAC learned to
 stand still for the bonus (0 successes in 160k steps); ending only once upside down, it lunged at the goal and
 flipped (37 of 40 evaluation episodes ended upside down at 270k steps, 22% success). Evaluation keeps the
@@ -90,12 +91,15 @@ class AntReachEnv(MujocoEnv):
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 10}
 
     def __init__(self, reset_noise: float = RESET_NOISE, reward: str = "official", terminate_when_fallen: bool = False,
-                 render_mode: str | None = None):
+                 reach_bonus: float = 0.0, render_mode: str | None = None):
         if reward not in ("official", "progress"):
             raise ValueError(f"AntReach reward: expected 'official' or 'progress', got {reward!r}")
         self.reset_noise = float(reset_noise)
         self.reward_kind = reward
         self.terminate_when_fallen = bool(terminate_when_fallen)
+        if reach_bonus and reward != "progress":
+            raise ValueError(f"AntReach reach_bonus={reach_bonus}: only the 'progress' reward takes a bonus")
+        self.reach_bonus = float(reach_bonus)
         self.goal = np.array([0.0, GOAL_RADIUS])
         self.found_goal = False
         obs_space = spaces.Box(-np.inf, np.inf, shape=(42,), dtype=np.float64)
@@ -136,6 +140,7 @@ class AntReachEnv(MujocoEnv):
         ctrl_cost = CTRL_COST * float(np.square(action).sum())
         if self.reward_kind == "progress":
             reward = PROGRESS_WEIGHT * (before - dist) / self.dt + HEALTHY_REWARD * (not self.fallen()) - ctrl_cost
+            reward += self.reach_bonus * (dist < SUCCESS_RADIUS)
         else:
             contact_cost = CONTACT_COST * float(np.square(np.clip(self.data.cfrc_ext, -1.0, 1.0)).sum())
             reward = 1.0 - dist / GOAL_RADIUS - ctrl_cost - contact_cost

@@ -25,7 +25,9 @@ import optax
 from flax import serialization, struct
 from ml_collections import ConfigDict
 
+from dbc_jax.errors import NonFiniteError, run_cli
 from dbc_jax.tasks import get_task, names, register_all
+from dbc_jax.trainer import nonfinite
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
@@ -48,6 +50,7 @@ def get_config(env_name: str) -> ConfigDict:
     c.updates_per_chunk = 100  # env steps between jitted chunks of as many updates
     c.eval_every = 20_000  # env steps between deterministic evaluations
     c.eval_episodes = 50 if get_task(env_name).metric == "success" else 5  # a success rate needs more episodes
+    c.train_env = dict(get_task(env_name).expert_train_env)  # env kwargs of training only (evaluation: the task's env)
     c.stop_at = 0.0  # stop once an evaluation reaches this return, or success rate on a success task (0: never)
     c.out = ""  # "" -> dbc_jax/experts/weights/<env>_sac.msgpack (+ .json): the best evaluated actor
     c.workdir = ""  # "" -> runs/sac_<env>_seed<seed>: resumable checkpoints of the whole run
@@ -189,7 +192,7 @@ class SAC(struct.PyTreeNode):
     def update_chunk(self, state: SACState, batches):
         """``K`` updates, one per leading entry of ``batches``; returns the mean of each logged value."""
         state, info = jax.lax.scan(self.update, state, batches)
-        return state, jax.tree.map(jnp.mean, info)
+        return state, {**jax.tree.map(jnp.mean, info), "nonfinite_params": nonfinite((state.actor, state.critic))}
 
 
 class ReplayBuffer:
@@ -212,6 +215,16 @@ class ReplayBuffer:
     def sample(self, key, num_batches: int, batch_size: int) -> dict:
         idx = np.asarray(jax.random.randint(key, (num_batches, batch_size), 0, self.size))
         return {name: array[idx] for name, array in self.data.items()}
+
+
+def _check_finite(info: dict, step: int, updates: int, last_good: int | None) -> None:
+    """Stop with :class:`NonFiniteError` if a chunk of updates made a loss or a parameter NaN or infinite."""
+    values = {k: float(v) for k, v in info.items()}
+    bad = sorted(k for k, v in values.items() if not np.isfinite(v) or (k == "nonfinite_params" and v > 0))
+    if bad:
+        kept = f"checkpoint {last_good} stays the latest" if last_good is not None else "no checkpoint was written"
+        raise NonFiniteError(f"SAC updates of env steps {step - updates + 1}-{step}: non-finite {', '.join(bad)} "
+                             f"({kept}; the best actor saved so far is untouched)")
 
 
 def evaluate(sac: SAC, actor_params, env_id: str, num_episodes: int, seed: int, policy=None) -> dict:
@@ -306,6 +319,7 @@ def default_workdir(config: ConfigDict) -> str:
 
 def _check_resumable(workdir: str, saved: dict, config: ConfigDict) -> None:
     current = json.loads(json.dumps(config.to_dict()))
+    saved = {"train_env": {}, **saved}  # runs from before the field trained on the task's own env
     differ = sorted(k for k in set(saved) | set(current)
                     if k not in RESUME_FREE_FIELDS and saved.get(k) != current.get(k))
     if current["total_steps"] < saved["total_steps"]:
@@ -325,6 +339,16 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
     with the same config continues from the latest one, and gives the same numbers as an uninterrupted run.
     ``pause_at`` stops after the checkpoint at that step; a larger ``total_steps`` extends a finished run.
     """
+    from dbc_jax.checkpoint import workdir_lock
+    from dbc_jax.configs.checks import SAC_RULES, check_values
+
+    check_values(config, SAC_RULES)  # before any file
+    get_task(config.env_name)
+    with workdir_lock(default_workdir(config)):
+        return _train(config, progress, command)
+
+
+def _train(config: ConfigDict, progress: bool, command: str) -> dict:
     import gymnasium as gym
     from tqdm.auto import tqdm
 
@@ -355,19 +379,18 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
             return reset_pool[i]
         return int(jax.random.randint(jax.random.fold_in(k_reset, i), (), 0, 2**31 - 1))
 
-    env = gym.make(task.env_id, **task.expert_train_env)  # e.g. AntReach: a progress reward, ends when flipped
-    ckpts = Checkpoints(workdir, max_to_keep=1)
+    env = gym.make(task.env_id, **config.train_env.to_dict())  # e.g. AntReach: a progress reward, ends when flipped
+    ckpts = Checkpoints(workdir, max_to_keep=2)  # two: a damaged newest one falls back on the other
 
     first_step, resets, best, history, info, episode_return, wall0 = 1, 0, None, [], {}, 0.0, 0.0
-    resumed_from = ckpts.latest_step()
-    if resumed_from is None:
+    resumed_from = None
+    if ckpts.latest_step() is None:
         obs, _ = env.reset(seed=reset_seed(resets))
         resets += 1
     else:
-        meta = ckpts.read_meta(resumed_from)
-        _check_resumable(workdir, meta["config"], config)
-        template = {"sac": state, "buffer": {k: v[:meta["buffer_size"]] for k, v in buffer.data.items()}}
-        tree, meta = ckpts.restore_tree(resumed_from, template)
+        resumed_from, tree, meta = ckpts.restore_intact(
+            lambda meta: {"sac": state, "buffer": {k: v[:meta["buffer_size"]] for k, v in buffer.data.items()}},
+            check_meta=lambda meta: _check_resumable(workdir, meta["config"], config))
         state = jax.tree.map(jnp.asarray, tree["sac"])
         for k, v in tree["buffer"].items():
             buffer.data[k][:meta["buffer_size"]] = v
@@ -405,6 +428,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
         if step > config.random_steps and step % config.updates_per_chunk == 0:
             batches = buffer.sample(jax.random.fold_in(k_batches, step), config.updates_per_chunk, config.batch_size)
             state, info = update_chunk(state, batches)
+            _check_finite(info, step, config.updates_per_chunk, ckpts.latest_step())
         stop = False
         if step % config.eval_every == 0 or step == config.total_steps:
             result = evaluate(sac, state.actor, task.env_id, config.eval_episodes, seed=10_000, policy=policy)
@@ -421,7 +445,7 @@ def train(config: ConfigDict, progress: bool = True, command: str = "") -> dict:
                     "env": config.env_name, "env_id": task.env_id, "algorithm": "SAC (dbc_jax.experts.sac)",
                     "hidden": list(config.hidden), "seed": config.seed, "step": step,
                     "deterministic_return_mean": best["return"], "deterministic_return_std": best["return_std"],
-                    **success, "train_env": dict(task.expert_train_env), "eval_episodes": config.eval_episodes,
+                    **success, "train_env": config.train_env.to_dict(), "eval_episodes": config.eval_episodes,
                     "eval_reset_seeds": f"10000..{10000 + config.eval_episodes - 1}",
                     "command": command or f"dbc_jax.experts.sac.train({config.env_name!r} config below)",
                     "config": {k: v for k, v in config.to_dict().items() if k not in ("pause_at", "out", "workdir")},
@@ -478,4 +502,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(lambda argv: main(argv[1:]))

@@ -1,0 +1,64 @@
+"""The faults a run stops on, and how a command line reports any error.
+
+Bad input (a config value, a data file, a flag) raises ``ValueError`` or ``FileNotFoundError`` before any compute;
+a fault during a run raises a :class:`Fault`. On the command line (:func:`run_cli`) either is one line on stderr,
+``error: <what>``, with exit status 2 for bad input and 1 for a fault; ``--debug`` (or ``DBC_JAX_DEBUG=1``) shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Sequence
+
+BAD_INPUT, FAULT, INTERRUPTED = 2, 1, 130  # exit statuses
+
+
+class Fault(RuntimeError):
+    """A run cannot go on: what went wrong, and where."""
+
+
+class NonFiniteError(Fault):
+    """A loss or a parameter became NaN or infinite; the last good checkpoint stays the latest."""
+
+
+class CheckpointError(Fault):
+    """No intact checkpoint to restore (each damaged one is named with its reason)."""
+
+
+class WorkdirBusyError(Fault):
+    """Another live process writes to this workdir."""
+
+
+def _is_bad_input(error: BaseException) -> bool:
+    from absl import app, flags
+
+    return isinstance(error, (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                              app.UsageError, flags.Error))
+
+
+def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -> None:
+    """Call ``main(argv)`` (``argv``: the program name and its arguments, without ``--debug``) and turn an exception
+    into one line and an exit status."""
+    argv = list(sys.argv if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DBC_JAX_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    sys.argv = argv  # for argparse scripts that read sys.argv themselves
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        sys.exit(INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as error:  # noqa: BLE001 -- every error becomes one line unless --debug
+        if debug:
+            raise
+        message = str(error).strip() or type(error).__name__
+        if _is_bad_input(error) or isinstance(error, Fault):
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(BAD_INPUT if _is_bad_input(error) else FAULT)
+        print(f"error: {type(error).__name__}: {message} (an unexpected error: rerun with --debug for the traceback)",
+              file=sys.stderr)
+        sys.exit(FAULT)

@@ -1,0 +1,270 @@
+"""Faults stop a run loudly or are recovered from: config values, non-finite losses, damaged checkpoints, a second
+writer, command-line errors, and SIGKILL at random moments (README, "Reliability")."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from ml_collections import ConfigDict
+
+import dbc_jax
+from dbc_jax import configs
+from dbc_jax.checkpoint import Checkpoints, workdir_lock
+from dbc_jax.configs.checks import SAC_RULES, leaves, rules_for
+from dbc_jax.errors import CheckpointError, NonFiniteError, WorkdirBusyError
+from dbc_jax.experts import sac
+from dbc_jax.tasks import TASKS
+from dbc_jax.train import evaluate_workdir, make_demos, restore_workdir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def smoke(tmp_path, demos, name="run", **fields):
+    c = dbc_jax.get_config("maze", "smoke")
+    c.data.path, c.workdir, c.checkpoint.max_to_keep = demos, str(tmp_path / name), 10
+    for field, value in fields.items():
+        configs.set_field(c, field, value if isinstance(value, str) else repr(value), "test")
+    return c
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("data") / "demos.npz")
+    make_demos(dbc_jax.get_config("maze", "smoke"), path, progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, demos):
+    """An uninterrupted smoke run (checkpoints 2, 4, 6, 8) and its final parameters."""
+    run = dbc_jax.train(smoke(tmp_path_factory.mktemp("reference"), demos), progress=False)
+    return run, restore_workdir(run.workdir).state
+
+
+def same_arrays(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# -- 3. config values ------------------------------------------------------------------------------------------------
+
+def test_every_field_of_every_config_has_a_constraint():
+    for task in TASKS:
+        for preset in ("smoke", "quick", "paper"):
+            for field, _ in leaves(dbc_jax.get_config(task, preset)):
+                assert rules_for(field), f"{task}/{preset}: config.{field} has no rule in configs/checks.py"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("policy.epochs", 0, "config.policy.epochs: must be an integer >= 1, got 0"),
+    ("diffusion.epochs", -5, "config.diffusion.epochs: must be an integer >= 1, got -5"),
+    ("policy.lr", -1e-3, "config.policy.lr: must be a finite number > 0, got -0.001"),
+    ("diffusion.lr", 0.0, "config.diffusion.lr: must be a finite number > 0, got 0.0"),
+    ("policy.hidden_sizes", (0, 32), r"config.policy.hidden_sizes: must be a non-empty tuple of integers >= 1, "
+                                     r"got \(0, 32\)"),
+    ("diffusion.hidden", 0, "config.diffusion.hidden: must be an integer >= 1, got 0"),
+    ("num_seeds", 0, "config.num_seeds: must be an integer >= 1, got 0"),
+    ("eval.num_episodes", 0, "config.eval.num_episodes: must be an integer >= 1, got 0"),
+    ("policy.grad_clip", -1.0, "config.policy.grad_clip: must be a finite number >= 0, got -1.0"),
+    ("checkpoint.max_to_keep", 1, "config.checkpoint.max_to_keep: must be an integer >= 2, got 1"),
+    ("diffusion.term", "hinged", r"config.diffusion.term: must be one of \('hinge', 'agent', 'abs'\), got 'hinged'"),
+    ("env.noise_ratio", -1.0, "config.env.noise_ratio: must be a finite number >= 0, got -1.0"),
+    ("policy.batch_size", 10**6, r"config.policy.batch_size: must be at most the number of transitions in "
+                                 r".*demos.npz \(1611\), got 1000000"),
+])
+def test_an_impossible_config_value_is_refused_before_any_file(tmp_path, demos, field, value, message):
+    c = smoke(tmp_path, demos, **{field: value})
+    with pytest.raises(ValueError, match=message):
+        dbc_jax.train(c, progress=False)
+    assert not os.path.exists(c.workdir)
+
+
+def test_a_type_error_and_an_unknown_field_are_named(tmp_path, demos):
+    d = smoke(tmp_path, demos).to_dict()
+    d["policy"]["epochs"] = 2.5  # e.g. a config built from a dict (ConfigDict checks types only on assignment)
+    c = ConfigDict(d)
+    with pytest.raises(ValueError, match="config.policy.epochs: must be an integer >= 1, got 2.5"):
+        dbc_jax.train(c, progress=False)
+    c = smoke(tmp_path, demos)
+    c.policy.epoch = 3  # a typo
+    with pytest.raises(ValueError, match="config.policy.epoch: not a known config field"):
+        dbc_jax.train(c, progress=False)
+    assert not os.path.exists(c.workdir)
+
+
+def test_the_sac_trainer_checks_its_config_before_any_file(tmp_path):
+    c = sac.get_config("walker")
+    c.workdir, c.total_steps = str(tmp_path / "sac"), 0
+    with pytest.raises(ValueError, match="config.total_steps: must be an integer >= 1, got 0"):
+        sac.train(c, progress=False)
+    c.total_steps, c.gamma = 100, 1.5
+    with pytest.raises(ValueError, match=r"config.gamma: must be a number in \(0, 1\], got 1.5"):
+        sac.train(c, progress=False)
+    assert not os.path.exists(c.workdir)
+    for field, _ in leaves(sac.get_config("antreach")):
+        assert rules_for(field, SAC_RULES), f"SAC config.{field} has no rule"
+
+
+# -- 1. non-finite values --------------------------------------------------------------------------------------------
+
+def test_a_diverging_run_stops_naming_phase_epochs_terms_and_seeds(tmp_path, demos):
+    c = smoke(tmp_path, demos, **{"policy.lr": 1e30, "policy.grad_clip": 0.0})
+    with pytest.raises(NonFiniteError, match=r"dbc policy epochs 1-2: non-finite values from epoch 1 on, in "
+                                             r"bc/mse, loss/total, .*policy/nonfinite_params, for seed 0, seed 1, "
+                                             r"seed 2\. The chunk was not saved \(checkpoint 4 stays the latest\)"):
+        dbc_jax.train(c, progress=False)
+    ckpt = Checkpoints(c.workdir)
+    assert ckpt.all_steps() == [2, 4]  # the diffusion phase's; nothing of the diverged chunk
+    ckpt.close()
+    assert not os.path.exists(os.path.join(c.workdir, "results.json"))
+
+
+def test_a_grid_names_the_member_that_diverged(tmp_path, demos):
+    c = smoke(tmp_path, demos, **{"grid.lr": (1e-3, 1e30), "policy.grad_clip": 0.0, "num_seeds": 1})
+    with pytest.raises(NonFiniteError, match=r"for member 1 \(lr=1e\+30, seed=0\)\."):
+        dbc_jax.train(c, progress=False)
+
+
+def test_the_sac_trainer_stops_on_non_finite_losses(tmp_path):
+    c = sac.get_config("walker")
+    c.hidden, c.total_steps, c.random_steps, c.updates_per_chunk = (16, 16), 300, 100, 50
+    c.eval_every, c.eval_episodes, c.checkpoint_every, c.critic_lr = 10**9, 1, 10**9, 1e30
+    c.out, c.workdir = str(tmp_path / "actor.msgpack"), str(tmp_path / "sac")
+    with pytest.raises(NonFiniteError, match=r"SAC updates of env steps \d+-\d+: non-finite .*critic/loss"):
+        sac.train(c, progress=False)
+
+
+# -- 2. damaged checkpoints ------------------------------------------------------------------------------------------
+
+def biggest_array_file(step_dir):
+    files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(step_dir, "tree")) for f in fs]
+    return max(files, key=os.path.getsize)
+
+
+def overwrite_bytes(path):
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        f.write(b"\x7f" * 64)
+
+
+def truncate(path):
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 3)
+
+
+@pytest.mark.parametrize("damage", [overwrite_bytes, truncate, os.remove])
+def test_a_damaged_checkpoint_is_named_and_training_resumes_from_the_newest_intact_one(
+        tmp_path, demos, reference, damage, capsys):
+    run, final = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(run.workdir, copy)
+    damage(biggest_array_file(copy / "checkpoints" / "8"))
+    # Evaluation falls back to checkpoint 6 and leaves the workdir as it is.
+    evaluate_workdir(str(copy))
+    err = capsys.readouterr().err
+    assert "warning: checkpoint 8 in" in err and "is damaged:" in err and "using checkpoint 6" in err
+    assert os.path.isdir(copy / "checkpoints" / "8")
+    # Training moves it aside, resumes from 6 and ends where the uninterrupted run ended, bit for bit.
+    resumed = dbc_jax.train(smoke(tmp_path, demos, "copy"), progress=False)
+    assert os.path.isdir(copy / "checkpoints_damaged" / "8")
+    same_arrays(restore_workdir(str(copy)).state, final)
+    np.testing.assert_array_equal(resumed.per_seed, run.per_seed)
+
+
+def test_no_intact_checkpoint_is_a_clear_error(tmp_path, reference):
+    run, _ = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(run.workdir, copy)
+    steps = sorted(os.listdir(copy / "checkpoints"))
+    for step in steps:
+        overwrite_bytes(biggest_array_file(copy / "checkpoints" / step))
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint \(step 8: .*; step 2: "):
+        evaluate_workdir(str(copy))
+
+
+def test_non_finite_values_in_a_checkpoint_count_as_damage(tmp_path):
+    ckpt = Checkpoints(str(tmp_path))
+    ckpt.save_tree(1, {"params": np.array([1.0, np.nan], np.float32)}, {})  # a matching digest, NaN inside
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint \(step 1: non-finite values in \['params'\]\)"):
+        ckpt.restore_intact(None)
+    ckpt.close()
+
+
+# -- 5. one writer per workdir ---------------------------------------------------------------------------------------
+
+def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, demos):
+    c = smoke(tmp_path, demos)
+    with workdir_lock(c.workdir):
+        with pytest.raises(WorkdirBusyError, match=rf"{c.workdir}: another process \(pid {os.getpid()}\) is writing"):
+            dbc_jax.train(c, progress=False)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dbc_jax.checkpoint import workdir_lock\n"
+                               f"with workdir_lock({c.workdir!r}):\n    print('locked', flush=True); time.sleep(600)"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(WorkdirBusyError, match=rf"pid {holder.pid}\)"):
+        dbc_jax.train(c, progress=False)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with workdir_lock(c.workdir):  # free again
+        pass
+
+
+# -- 4. the command line ---------------------------------------------------------------------------------------------
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "dbc_jax.main", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "DBC_JAX_DEBUG": ""})
+
+
+def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
+    bad = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=0",
+              f"--config.workdir={tmp_path / 'run'}")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == "error: config.policy.epochs: must be an integer >= 1, got 0"
+    assert "Traceback" not in bad.stderr and not os.path.exists(tmp_path / "run")
+    flag = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=many")
+    assert flag.returncode == 2 and flag.stderr.strip().splitlines()[-1].startswith(
+        "error: flag --config.policy.epochs=many:")
+    missing = cli("--mode=eval", f"--workdir={tmp_path / 'nothing'}")
+    assert missing.returncode == 2 and "no config.json (not a dbc_jax workdir)" in missing.stderr
+    debug = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=0", "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+# -- 6. SIGKILL at random moments ------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_killed_at_random_moments_then_resumed_gives_the_same_parameters(tmp_path, demos, reference):
+    """The command-line trainer, killed with SIGKILL four times at random moments (during compilation, an epoch
+    chunk or a checkpoint write), then run to the end, ends bit-identical to the uninterrupted run."""
+    _, final = reference
+    workdir = tmp_path / "killed"
+    args = [sys.executable, "-m", "dbc_jax.main", "--config=dbc_jax/configs/maze.py:smoke",
+            f"--config.data.path={demos}", f"--config.workdir={workdir}", "--config.checkpoint.max_to_keep=10"]
+    rng = np.random.default_rng(0)
+    kills = 0
+    for _ in range(4):
+        steps_before = len(os.listdir(workdir / "checkpoints")) if (workdir / "checkpoints").exists() else 0
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        # Wait for the next checkpoint to appear, then kill at a random moment shortly after.
+        while time.time() < deadline and proc.poll() is None:
+            done = len(os.listdir(workdir / "checkpoints")) if (workdir / "checkpoints").exists() else 0
+            if done > steps_before:
+                break
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 1.5)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 2
+    finished = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    same_arrays(restore_workdir(str(workdir)).state, final)
