@@ -110,10 +110,12 @@ def _non_finite_leaf(tree) -> str | None:
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
-    def __init__(self, workdir: str, max_to_keep: int = 2):
+    def __init__(self, workdir: str, max_to_keep: int = 2, writer: bool = False):
+        """``writer``: the process that holds the workdir's lock; it also removes the temporary folders of a
+        checkpoint write that a killed process left unfinished (a reader must not: they may be a live write)."""
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        self.manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=writer))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()

@@ -336,7 +336,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     """``train`` once the demos are ready and the workdir is locked."""
     normalizer = data.normalizer
     paths = _workdir_paths(workdir)
-    ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
+    ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep, writer=True)
     log = MetricsLog(paths["metrics"])
 
     fns = make_train(config, task.obs_dim, task.act_dim)

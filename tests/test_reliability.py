@@ -177,6 +177,21 @@ def test_a_damaged_checkpoint_is_named_and_training_resumes_from_the_newest_inta
     np.testing.assert_array_equal(resumed.per_seed, run.per_seed)
 
 
+def test_an_unfinished_checkpoint_write_is_ignored_and_cleaned_up_on_resume(tmp_path, demos, reference):
+    """What a process killed mid-write leaves: orbax's temporary folder, here half of checkpoint 8's files."""
+    run, final = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(run.workdir, copy)
+    unfinished = copy / "checkpoints" / "8.orbax-checkpoint-tmp-1763900000000000"
+    shutil.move(copy / "checkpoints" / "8", unfinished)
+    os.remove(biggest_array_file(unfinished))
+    assert evaluate_workdir(str(copy)).paths  # a reader sees checkpoint 6 and leaves the folder alone
+    assert unfinished.exists()
+    dbc_jax.train(smoke(tmp_path, demos, "copy"), progress=False)
+    assert not unfinished.exists() and sorted(os.listdir(copy / "checkpoints")) == ["2", "4", "6", "8"]
+    same_arrays(restore_workdir(str(copy)).state, final)
+
+
 def test_no_intact_checkpoint_is_a_clear_error(tmp_path, reference):
     run, _ = reference
     copy = tmp_path / "copy"
@@ -239,27 +254,34 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
 
 # -- 6. SIGKILL at random moments ------------------------------------------------------------------------------------
 
+def checkpoint_entries(workdir):
+    return os.listdir(workdir / "checkpoints") if (workdir / "checkpoints").exists() else []
+
+
 @pytest.mark.slow
 def test_killed_at_random_moments_then_resumed_gives_the_same_parameters(tmp_path, demos, reference):
-    """The command-line trainer, killed with SIGKILL four times at random moments (during compilation, an epoch
-    chunk or a checkpoint write), then run to the end, ends bit-identical to the uninterrupted run."""
+    """The command-line trainer, killed with SIGKILL four times (at random moments after a checkpoint, and once as
+    soon as a checkpoint write is seen in progress), then run to the end, ends bit-identical to the uninterrupted run
+    and leaves no unfinished write behind."""
     _, final = reference
     workdir = tmp_path / "killed"
     args = [sys.executable, "-m", "dbc_jax.main", "--config=dbc_jax/configs/maze.py:smoke",
             f"--config.data.path={demos}", f"--config.workdir={workdir}", "--config.checkpoint.max_to_keep=10"]
     rng = np.random.default_rng(0)
-    kills = 0
-    for _ in range(4):
-        steps_before = len(os.listdir(workdir / "checkpoints")) if (workdir / "checkpoints").exists() else 0
+    kills, mid_write = 0, 0
+    for attempt in range(4):
+        before = {e for e in checkpoint_entries(workdir) if "tmp" not in e}
         proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
-        # Wait for the next checkpoint to appear, then kill at a random moment shortly after.
         while time.time() < deadline and proc.poll() is None:
-            done = len(os.listdir(workdir / "checkpoints")) if (workdir / "checkpoints").exists() else 0
-            if done > steps_before:
+            entries = checkpoint_entries(workdir)
+            if attempt == 1 and any("tmp" in e for e in entries):  # a write in progress: kill it now
+                mid_write += 1
                 break
-            time.sleep(0.05)
-        time.sleep(float(rng.uniform(0.0, 1.5)))
+            if attempt != 1 and {e for e in entries if "tmp" not in e} - before:
+                time.sleep(float(rng.uniform(0.0, 1.5)))  # a random moment after the next checkpoint
+                break
+            time.sleep(0.001)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -268,3 +290,5 @@ def test_killed_at_random_moments_then_resumed_gives_the_same_parameters(tmp_pat
     finished = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
     same_arrays(restore_workdir(str(workdir)).state, final)
+    assert not [e for e in checkpoint_entries(workdir) if "tmp" in e]
+    print(f"{kills} kills, {mid_write} during a checkpoint write")

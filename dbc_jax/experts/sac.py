@@ -380,7 +380,7 @@ def _train(config: ConfigDict, progress: bool, command: str) -> dict:
         return int(jax.random.randint(jax.random.fold_in(k_reset, i), (), 0, 2**31 - 1))
 
     env = gym.make(task.env_id, **config.train_env.to_dict())  # e.g. AntReach: a progress reward, ends when flipped
-    ckpts = Checkpoints(workdir, max_to_keep=2)  # two: a damaged newest one falls back on the other
+    ckpts = Checkpoints(workdir, max_to_keep=2, writer=True)  # two: a damaged newest one falls back on the other
 
     first_step, resets, best, history, info, episode_return, wall0 = 1, 0, None, [], {}, 0.0, 0.0
     resumed_from = None
