@@ -22,6 +22,7 @@ from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
 from dbc_jax import configs as config_lib
+from dbc_jax import tensorboard
 from dbc_jax.checkpoint import Checkpoints, atomic_save_figure, atomic_write_text, read_json, workdir_lock
 from dbc_jax.data import Dataset, check_compatible, load_dataset
 from dbc_jax.tasks import Task, get_task
@@ -323,6 +324,7 @@ def train(config: ConfigDict, progress: bool = True) -> Results:
     evaluate, and return :class:`Results`. An existing ``config.workdir`` with checkpoints is resumed."""
     config = config_lib.resolve(config)
     task = get_task(config.env_name)
+    tensorboard.check_available(config)
     dataset = prepare_dataset(config, task, progress)
     raw = None if config.data.normalize else Normalizer.identity(task.obs_dim, task.act_dim)
     data = TrainData.from_demos(dataset.obs, dataset.actions, normalizer=raw)
@@ -358,6 +360,25 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
         atomic_write_text(paths["config"], config.to_json(indent=2))
         log.truncate(0, 0)
         log.append([{"phase": "grid", **grid.to_dict()}])
+    model_total = config_lib.pretrain_epochs(config)
+    pretrain_updates = model_total * updates["model"]
+    done = (int(state.model_epoch) * updates["model"] if int(state.policy_epoch) == 0
+            else pretrain_updates + int(state.policy_epoch) * updates["policy"])
+    loggers = tensorboard.RunLoggers(workdir, config, grid, pretrain_updates,
+                                     resume_update=done if ckpt.latest_step() is not None else None)
+    try:
+        results = _run_phases(workdir, config, task, data, fns, state, ckpt, log, loggers, paths, progress)
+    finally:
+        loggers.close()
+    return results
+
+
+def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, fns: TrainFns, state: TrainState,
+                ckpt: Checkpoints, log: MetricsLog, loggers: tensorboard.RunLoggers, paths: dict,
+                progress: bool) -> Results:
+    """Phase 1 (the joint model) and phase 2 (the policies, with evaluations) from ``state`` on, then results."""
+    normalizer, grid = data.normalizer, fns.grid
+    updates = fns.updates_per_epoch(data.num_items)
     mesh = member_mesh(grid.num_members)
     state, data = shard_members(state, mesh, grid.num_members), shard_members(data, mesh, grid.num_members)
 
@@ -377,6 +398,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
             records = _chunk_records("model", info, first, updates["model"])
             ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config, data))
             log.append(records)
+            loggers.write(records)
             bar.update(n)
             bar.set_postfix(loss=f"{records[-1]['model/loss']:.4f}")
     timings["model_s"] = time.perf_counter() - t0
@@ -409,6 +431,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
                 postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
             ckpt.save(int(state.model_epoch) + epoch, state, normalizer, _state_meta(state, config, data))
             log.append(records)
+            loggers.write(records)
             bar.update(n)
             bar.set_postfix(postfix)
             if evaluate_now:
@@ -423,6 +446,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
+    loggers.finish(config, task.metric, evaluation.metric(task.metric))  # a rate, as the eval/ tags
     return results
 
 

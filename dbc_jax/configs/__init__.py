@@ -86,6 +86,7 @@ were normalized."""
     saved = json.loads(json.dumps(saved))
     saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
     saved["data"].setdefault("normalize", True)  # runs from before the option were all normalized
+    saved.setdefault("log", {"tensorboard": False, "wandb": False})  # runs from before event files wrote none
     if "dm" not in saved:
         return saved
     diffusion, policy = saved.pop("dm"), saved["policy"]

@@ -92,7 +92,11 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.eval.backend = "auto"  # "c" (gymnasium envs), "mjx" (one jitted scan); auto: mjx on GPU/TPU (tasks with a twin)
 
     c.checkpoint = ConfigDict()
-    c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints
+    c.checkpoint.max_to_keep = 2  # orbax keeps this many latest checkpoints (at least 2: one to fall back on)
+
+    c.log = ConfigDict()  # where metrics go besides <workdir>/metrics.jsonl (dbc_jax/tensorboard.py)
+    c.log.tensorboard = True  # event files in <workdir>/tensorboard/ (tensorboard --logdir runs)
+    c.log.wandb = False  # also log to Weights & Biases (needs the wandb package; never a dependency)
     if preset == "quick":
         shrink_joint_models_to_quick(c)
     return c

@@ -97,6 +97,7 @@ RULES: tuple[tuple[str, tuple[str, Callable]], ...] = (
     # grids, evaluation, checkpoints
     ("grid.coeff", values(non_negative())), ("grid.coeff_bc", values(non_negative())), ("grid.lr", values(positive())),
     ("eval.num_episodes", integer(1)), ("eval.every_epochs", integer(0)), ("eval.backend", one_of(*EVAL_BACKENDS)),
+    ("log.*", boolean()),
     ("checkpoint.max_to_keep", integer(2)),  # a damaged newest checkpoint needs an older one to fall back on
 )
 
