@@ -5,7 +5,9 @@
                                 normalizer, meta
     <workdir>/metrics.jsonl     one record per epoch and per evaluation
     <workdir>/learning_curve.png
-    <workdir>/results.json      final evaluation, per seed, with timings
+    <workdir>/episodes.png      the final evaluation's episodes (make eval redraws it)
+    <workdir>/tensorboard/      TensorBoard event files mirroring metrics.jsonl
+    <workdir>/results.json      final evaluation, per seed and per episode, with timings
     <workdir>/.lock             held by the process writing to the workdir (workdir_lock)
 
 A checkpoint's number is the count of epochs done, joint model plus policy, so it grows through both phases.

@@ -35,6 +35,14 @@ class EvalResult:
     success: np.ndarray  # [members] success rate
     episode_return: np.ndarray  # [members] mean undiscounted return
     episode_length: np.ndarray  # [members] mean length
+    episodes: dict | None = None  # {"success", "return", "length"}: [members, episodes], each episode's own value
+
+    @classmethod
+    def from_episodes(cls, success, returns, lengths) -> "EvalResult":
+        """From per-episode values, each [members, episodes]."""
+        episodes = {"success": np.asarray(success, bool), "return": np.asarray(returns, np.float64),
+                    "length": np.asarray(lengths, np.int64)}
+        return cls(episodes["success"].mean(1), episodes["return"].mean(1), episodes["length"].mean(1), episodes)
 
     def metric(self, name: str) -> np.ndarray:
         return {"success": self.success, "return": self.episode_return}[name]
@@ -95,12 +103,11 @@ class CMujocoEvaluator:
     def __call__(self, params, key: jax.Array) -> EvalResult:
         per_seed = np.asarray(jax.random.randint(key, (self.num_seeds * self.num_episodes,), 0, 2**31 - 1))
         seeds = per_seed.reshape(self.num_seeds, self.num_episodes)[self.member_seeds]
-        totals = [self._play(params, key, seeds, first) for first in range(0, self.num_members, self.block)]
-        success, returns, lengths = (np.concatenate(x) for x in zip(*totals))
-        return EvalResult(success, returns, lengths)
+        blocks = [self._play(params, key, seeds, first) for first in range(0, self.num_members, self.block)]
+        return EvalResult.from_episodes(*(np.concatenate(x) for x in zip(*blocks)))
 
     def _play(self, params, key, seeds, first: int):
-        """Members ``first ..`` of one block: their per-member success rate, mean return and mean length."""
+        """Members ``first ..`` of one block: each episode's success, return and length, [members, episodes]."""
         members = min(self.block, self.num_members - first)
         n = members * self.num_episodes
         if members < self.num_members:
@@ -126,8 +133,7 @@ class CMujocoEvaluator:
                 lengths[i] += 1
                 success[i] |= bool(info.get("success", False))
                 active[i] = not (terminated or truncated)
-        per_member = lambda x: x.reshape(members, self.num_episodes).mean(1)  # noqa: E731
-        return per_member(success.astype(np.float64)), per_member(returns), per_member(lengths.astype(float))
+        return tuple(x.reshape(members, self.num_episodes) for x in (success, returns, lengths))
 
     def close(self) -> None:
         for env in self.envs:
@@ -173,13 +179,11 @@ class MJXEvaluator:
 
         totals = {"return": jnp.zeros(n, obs.dtype), "length": jnp.zeros(n, jnp.int32), "success": jnp.zeros(n, bool)}
         (_, _, _, totals), _ = jax.lax.scan(step, (state, obs, jnp.ones(n, bool), totals), jnp.arange(self.num_steps))
-        return jax.tree.map(lambda x: x.reshape(self.num_members, self.num_episodes).astype(jnp.float32).mean(1),
-                            totals)
+        return jax.tree.map(lambda x: x.reshape(self.num_members, self.num_episodes), totals)
 
     def __call__(self, params, key: jax.Array) -> EvalResult:
         out = jax.device_get(self._evaluate(params, key))
-        return EvalResult(np.asarray(out["success"], np.float64), np.asarray(out["return"], np.float64),
-                          np.asarray(out["length"], np.float64))
+        return EvalResult.from_episodes(out["success"], out["return"], out["length"])
 
     def close(self) -> None:
         pass

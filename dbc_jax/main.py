@@ -13,12 +13,14 @@ traceback.
 
 from __future__ import annotations
 
+import os
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
 from dbc_jax.errors import run_cli
-from dbc_jax.train import evaluate_workdir, make_demos
+from dbc_jax.train import evaluate_workdir, make_demos, plot_episodes
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
                                           lock_config=True)
@@ -45,7 +47,12 @@ def main(argv):
             if not sep:
                 raise app.UsageError(f"--sampler={item}: expected <section>.<field>=<value>, e.g. ibc.num_samples=1024")
             sampler[key] = value
-        print(evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler, _BACKEND.value).table())
+        results = evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler, _BACKEND.value)
+        print(results.table())
+        path = os.path.join(results.workdir, "episodes.png")
+        plot_episodes(results.evaluation, results.metric, path, results.grid,
+                      f"{results.config.env_name} / {results.config.algo}: make eval")
+        print(f"\nepisodes: {path}")
         return
     config = _CONFIG.value
     if config is None:

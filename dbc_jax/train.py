@@ -116,7 +116,8 @@ class Results:
         plain = {"per_seed": self.per_seed.tolist(), "mean": self.mean, "std": self.std} if len(points) == 1 else {}
         return {"metric": self.metric, **plain, "grid": self.grid.to_dict(), "per_member": self.per_member.tolist(),
                 "points": points, "evaluation": self.evaluation.to_dict(), "timings": self.timings,
-                "workdir": self.workdir}
+                "workdir": self.workdir, **({"episodes": {k: v.tolist() for k, v in self.evaluation.episodes.items()}}
+                                            if self.evaluation.episodes is not None else {})}
 
 
 def default_data_path(config: ConfigDict) -> str:
@@ -316,7 +317,7 @@ def shard_members(tree, mesh: Mesh | None, num_members: int):
 def _workdir_paths(workdir: str) -> dict:
     return {name: os.path.join(workdir, f) for name, f in (
         ("config", "config.json"), ("metrics", "metrics.jsonl"), ("learning_curve", "learning_curve.png"),
-        ("results", "results.json"), ("checkpoints", "checkpoints"))}
+        ("results", "results.json"), ("episodes", "episodes.png"), ("checkpoints", "checkpoints"))}
 
 
 def train(config: ConfigDict, progress: bool = True) -> Results:
@@ -446,6 +447,8 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
+    plot_episodes(evaluation, task.metric, paths["episodes"], grid,
+                  f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")
     loggers.finish(config, task.metric, evaluation.metric(task.metric))  # a rate, as the eval/ tags
     return results
 
@@ -562,6 +565,53 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
     return Results(config=config, metric=task.metric, evaluation=evaluation, grid=fns.grid,
                    workdir=os.path.abspath(workdir),
                    paths={"checkpoints": os.path.join(os.path.abspath(workdir), "checkpoints")})
+
+
+def plot_episodes(evaluation: EvalResult, metric: str, path: str, grid: Grid, title: str = "") -> None:
+    """Each episode of an evaluation, per grid point (or per seed in a plain run), written atomically as PNG.
+    Success tasks: the success rate with each seed's as dots, and the lengths of successful and failed episodes.
+    Return tasks: every episode's return with the mean, and their histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    episodes = evaluation.episodes
+    if grid.axes:
+        groups = [(grid.label(p), slice(i * grid.num_seeds, (i + 1) * grid.num_seeds))
+                  for i, p in enumerate(grid.points())]
+    else:
+        groups = [(f"seed {i}", slice(i, i + 1)) for i in range(grid.num_members)]
+    rng = np.random.default_rng(0)  # jitter of the dots only
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    x = np.arange(len(groups))
+    if metric == "success":
+        rates = [episodes["success"][rows].mean() * 100 for _, rows in groups]
+        axes[0].bar(x, rates, color="tab:blue", alpha=0.6)
+        for i, (_, rows) in enumerate(groups):
+            per_seed = episodes["success"][rows].mean(1) * 100
+            axes[0].plot(np.full(len(per_seed), i) + rng.uniform(-0.15, 0.15, len(per_seed)), per_seed, "k.")
+        axes[0].set(ylabel="success rate (%)", ylim=(0, 105))
+        lengths, success = episodes["length"].ravel(), episodes["success"].ravel()
+        bins = np.linspace(0, lengths.max() + 1, 30)
+        axes[1].hist([lengths[success], lengths[~success]], bins=bins, stacked=True, color=["tab:green", "tab:red"],
+                     label=[f"success ({success.sum()})", f"failure ({(~success).sum()})"])
+        axes[1].set(xlabel="episode length (steps)", ylabel="episodes", title="all members")
+        axes[1].legend()
+    else:
+        for i, (_, rows) in enumerate(groups):
+            values = episodes["return"][rows].ravel()
+            axes[0].plot(i + rng.uniform(-0.2, 0.2, len(values)), values, ".", alpha=0.4)
+            axes[0].plot([i - 0.3, i + 0.3], [values.mean()] * 2, "k-", lw=2)
+            axes[1].hist(values, bins=30, alpha=0.5, label=groups[i][0])
+        axes[0].set(ylabel="episode return")
+        axes[1].set(xlabel="episode return", ylabel="episodes")
+        axes[1].legend(fontsize="small")
+    axes[0].set_xticks(x, [g for g, _ in groups], rotation=30 if len(groups) > 4 else 0, fontsize="small")
+    axes[0].set_title(f"{episodes['length'].shape[1]} episodes per seed")
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_save_figure(fig, path, dpi=90)
 
 
 def plot_learning_curve(records: list[dict], metric: str, path: str, grid: Grid) -> None:

@@ -50,8 +50,13 @@ def leaves(tree):
 def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
     r = reference_run
     assert r.per_seed.shape == (3,) and np.all((r.per_seed >= 0) & (r.per_seed <= 100))
-    for key in ("config", "metrics", "learning_curve", "results"):
+    for key in ("config", "metrics", "learning_curve", "results", "episodes"):
         assert os.path.exists(r.paths[key]), key
+    # results.json keeps every episode: [seeds, episodes] values whose means are the table's.
+    episodes = json.load(open(r.paths["results"]))["episodes"]
+    assert np.asarray(episodes["success"]).shape == (3, 4)
+    np.testing.assert_allclose(np.mean(episodes["success"], 1) * 100, r.per_seed)
+    np.testing.assert_allclose(np.mean(episodes["length"], 1), r.evaluation.episode_length)
     records = [json.loads(line) for line in open(r.paths["metrics"])]
     assert [x["epoch"] for x in records if x["phase"] == "model"] == [1, 2, 3, 4]
     assert [x["epoch"] for x in records if x["phase"] == "eval"] == [2, 4]
