@@ -6,6 +6,7 @@
     <workdir>/metrics.jsonl     one record per epoch and per evaluation
     <workdir>/learning_curve.png
     <workdir>/episodes.png      the final evaluation's episodes (make eval redraws it)
+    <workdir>/trajectories.png  Maze: evaluation paths over the walls (tasks with Task.draw_paths)
     <workdir>/tensorboard/      TensorBoard event files mirroring metrics.jsonl
     <workdir>/results.json      final evaluation, per seed and per episode, with timings
     <workdir>/.lock             held by the process writing to the workdir (workdir_lock)

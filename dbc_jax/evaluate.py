@@ -36,13 +36,15 @@ class EvalResult:
     episode_return: np.ndarray  # [members] mean undiscounted return
     episode_length: np.ndarray  # [members] mean length
     episodes: dict | None = None  # {"success", "return", "length"}: [members, episodes], each episode's own value
+    paths: np.ndarray | None = None  # [members, record, steps + 1, obs_dim]: observations, NaN after the end
 
     @classmethod
-    def from_episodes(cls, success, returns, lengths) -> "EvalResult":
-        """From per-episode values, each [members, episodes]."""
+    def from_episodes(cls, success, returns, lengths, paths=None) -> "EvalResult":
+        """From per-episode values, each [members, episodes] (and the recorded episodes' observations)."""
         episodes = {"success": np.asarray(success, bool), "return": np.asarray(returns, np.float64),
                     "length": np.asarray(lengths, np.int64)}
-        return cls(episodes["success"].mean(1), episodes["return"].mean(1), episodes["length"].mean(1), episodes)
+        return cls(episodes["success"].mean(1), episodes["return"].mean(1), episodes["length"].mean(1), episodes,
+                   paths)
 
     def metric(self, name: str) -> np.ndarray:
         return {"success": self.success, "return": self.episode_return}[name]
@@ -91,8 +93,10 @@ class CMujocoEvaluator:
     """
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
-                 policy_fn: Callable, max_steps: int | None = None, member_seeds=None, max_envs: int = 512):
+                 policy_fn: Callable, max_steps: int | None = None, member_seeds=None, max_envs: int = 512,
+                 record: int = 0):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.record = min(record, num_episodes)  # episodes per member whose observations are kept (plots)
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
         self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
@@ -104,7 +108,9 @@ class CMujocoEvaluator:
         per_seed = np.asarray(jax.random.randint(key, (self.num_seeds * self.num_episodes,), 0, 2**31 - 1))
         seeds = per_seed.reshape(self.num_seeds, self.num_episodes)[self.member_seeds]
         blocks = [self._play(params, key, seeds, first) for first in range(0, self.num_members, self.block)]
-        return EvalResult.from_episodes(*(np.concatenate(x) for x in zip(*blocks)))
+        success, returns, lengths, paths = zip(*blocks)
+        paths = _pad_paths(paths) if self.record else None
+        return EvalResult.from_episodes(*(np.concatenate(x) for x in (success, returns, lengths)), paths)
 
     def _play(self, params, key, seeds, first: int):
         """Members ``first ..`` of one block: each episode's success, return and length, [members, episodes]."""
@@ -120,6 +126,8 @@ class CMujocoEvaluator:
         returns = np.zeros(n)
         lengths = np.zeros(n, dtype=np.int64)
         action_key = jax.random.fold_in(key, 1)
+        recorded = (np.arange(members)[:, None] * self.num_episodes + np.arange(self.record)).ravel()
+        path = [obs[recorded].copy()]
         step = 0
         while active.any() and step != self.max_steps:
             actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(members, self.num_episodes, -1)),
@@ -133,7 +141,10 @@ class CMujocoEvaluator:
                 lengths[i] += 1
                 success[i] |= bool(info.get("success", False))
                 active[i] = not (terminated or truncated)
-        return tuple(x.reshape(members, self.num_episodes) for x in (success, returns, lengths))
+            if self.record:
+                path.append(np.where(lengths[recorded, None] == step, obs[recorded], np.nan))
+        paths = np.stack(path, 1).reshape(members, self.record, len(path), -1) if self.record else None
+        return (*(x.reshape(members, self.num_episodes) for x in (success, returns, lengths)), paths)
 
     def close(self) -> None:
         for env in self.envs:
@@ -150,10 +161,11 @@ class MJXEvaluator:
     """
 
     def __init__(self, env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                 num_steps: int | None = None, member_seeds=None):
+                 num_steps: int | None = None, member_seeds=None, record: int = 0):
         from dbc_jax.envs.mjx_twins import make_twin  # here: importing mjx costs a second
 
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
+        self.record = min(record, num_episodes)  # episodes per member whose observations are kept (plots)
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
         self.env = make_twin(env_name, env_kwargs)
@@ -168,6 +180,9 @@ class MJXEvaluator:
         state, obs = jax.vmap(env.reset)(reset_keys.reshape(n, -1))
         action_key = jax.random.fold_in(key, 1)
 
+        def recorded(x):  # [n, ...] -> the recorded episodes', [members, record, ...]
+            return x.reshape(self.num_members, self.num_episodes, *x.shape[1:])[:, :self.record]
+
         def step(carry, t):
             state, obs, active, totals = carry
             actions = self.policy_fn(params, obs.reshape(self.num_members, self.num_episodes, -1), action_key, t)
@@ -175,15 +190,19 @@ class MJXEvaluator:
             totals = {"return": totals["return"] + jnp.where(active, out.reward, 0.0),
                       "length": totals["length"] + active,
                       "success": totals["success"] | (active & out.success)}
-            return (state, out.obs, active & ~(out.terminated | out.truncated), totals), None
+            path = recorded(jnp.where(active[:, None], out.obs, jnp.nan))
+            return (state, out.obs, active & ~(out.terminated | out.truncated), totals), path
 
         totals = {"return": jnp.zeros(n, obs.dtype), "length": jnp.zeros(n, jnp.int32), "success": jnp.zeros(n, bool)}
-        (_, _, _, totals), _ = jax.lax.scan(step, (state, obs, jnp.ones(n, bool), totals), jnp.arange(self.num_steps))
-        return jax.tree.map(lambda x: x.reshape(self.num_members, self.num_episodes), totals)
+        (_, _, _, totals), path = jax.lax.scan(step, (state, obs, jnp.ones(n, bool), totals),
+                                               jnp.arange(self.num_steps))
+        totals = jax.tree.map(lambda x: x.reshape(self.num_members, self.num_episodes), totals)
+        return totals, jnp.concatenate([recorded(obs)[None], path]).transpose(1, 2, 0, 3)
 
     def __call__(self, params, key: jax.Array) -> EvalResult:
-        out = jax.device_get(self._evaluate(params, key))
-        return EvalResult.from_episodes(out["success"], out["return"], out["length"])
+        out, paths = jax.device_get(self._evaluate(params, key))
+        return EvalResult.from_episodes(out["success"], out["return"], out["length"],
+                                        np.asarray(paths, np.float64) if self.record else None)
 
     def close(self) -> None:
         pass
@@ -208,11 +227,20 @@ def choose_backend(backend: str, env_name: str) -> str:
 
 
 def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                   backend: str = "auto", member_seeds=None):
-    """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`)."""
+                   backend: str = "auto", member_seeds=None, record: int = 0):
+    """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`); ``record`` episodes per member
+    keep their observations (``EvalResult.paths``)."""
     from dbc_jax.tasks import get_task
 
     if choose_backend(backend, env_name) == "mjx":
-        return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn, member_seeds=member_seeds)
+        return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn, member_seeds=member_seeds,
+                            record=record)
     return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn,
-                            member_seeds=member_seeds)
+                            member_seeds=member_seeds, record=record)
+
+
+def _pad_paths(blocks) -> np.ndarray:
+    """Concatenate the blocks' [members, record, steps, obs_dim] paths, NaN-padding to the longest."""
+    steps = max(b.shape[2] for b in blocks)
+    return np.concatenate([np.pad(b, ((0, 0), (0, 0), (0, steps - b.shape[2]), (0, 0)), constant_values=np.nan)
+                           for b in blocks])

@@ -234,11 +234,16 @@ def _chunk_records(phase: str, info: dict, first_epoch: int, updates_per_epoch: 
     return records
 
 
+PATH_EPISODES = 8  # episodes per member whose paths trajectories.png draws (tasks with a draw_paths)
+
+
 def _make_evaluator(config: ConfigDict, fns: TrainFns, normalizer: Normalizer, action_bounds):
     """One evaluator for every member; a member plays the episodes of its seed (its grid point does not matter)."""
     policy_fn = make_policy_fn(lambda params, obs, key: fns.act(params, obs, key, action_bounds), normalizer)
+    record = PATH_EPISODES if get_task(config.env_name).draw_paths else 0
     return make_evaluator(config.env_name, dict(config.env), config.num_seeds, config.eval.num_episodes, policy_fn,
-                          config.eval.get("backend", "auto"), member_seeds=np.asarray(fns.grid.hparams().seed))
+                          config.eval.get("backend", "auto"), member_seeds=np.asarray(fns.grid.hparams().seed),
+                          record=record)
 
 
 def _state_meta(state: TrainState, config: ConfigDict, data: TrainData) -> dict:
@@ -317,7 +322,8 @@ def shard_members(tree, mesh: Mesh | None, num_members: int):
 def _workdir_paths(workdir: str) -> dict:
     return {name: os.path.join(workdir, f) for name, f in (
         ("config", "config.json"), ("metrics", "metrics.jsonl"), ("learning_curve", "learning_curve.png"),
-        ("results", "results.json"), ("episodes", "episodes.png"), ("checkpoints", "checkpoints"))}
+        ("results", "results.json"), ("episodes", "episodes.png"), ("trajectories", "trajectories.png"),
+        ("checkpoints", "checkpoints"))}
 
 
 def train(config: ConfigDict, progress: bool = True) -> Results:
@@ -447,8 +453,10 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
-    plot_episodes(evaluation, task.metric, paths["episodes"], grid,
-                  f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")
+    title = f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation"
+    plot_episodes(evaluation, task.metric, paths["episodes"], grid, title)
+    if evaluation.paths is not None:
+        plot_paths(evaluation, task, paths["trajectories"], grid, title)
     loggers.finish(config, task.metric, evaluation.metric(task.metric))  # a rate, as the eval/ tags
     return results
 
@@ -610,6 +618,34 @@ def plot_episodes(evaluation: EvalResult, metric: str, path: str, grid: Grid, ti
     axes[0].set_xticks(x, [g for g, _ in groups], rotation=30 if len(groups) > 4 else 0, fontsize="small")
     axes[0].set_title(f"{episodes['length'].shape[1]} episodes per seed")
     fig.suptitle(title)
+    fig.tight_layout()
+    atomic_save_figure(fig, path, dpi=90)
+
+
+def plot_paths(evaluation: EvalResult, task: Task, path: str, grid: Grid, title: str = "") -> None:
+    """The recorded evaluation episodes drawn by the task (``Task.draw_paths``), a panel per member (its grid point
+    and seed), written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dbc_jax.tasks import load
+
+    draw = load(task.draw_paths)
+    members = grid.members()
+    cols = min(len(members), 3)
+    rows = -(-len(members) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
+    record = evaluation.paths.shape[1]
+    for m, ax in enumerate(axes.ravel()):
+        if m >= len(members):
+            ax.axis("off")
+            continue
+        success = evaluation.episodes["success"][m, :record]
+        draw(ax, evaluation.paths[m], success)
+        ax.set_title(f"{Grid.label(members[m])}: {success.sum()} of {record} reached", fontsize="small")
+    fig.suptitle(title + " (green: success, red: failure; dot: start, star: goal)")
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=90)
 

@@ -50,7 +50,7 @@ def leaves(tree):
 def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
     r = reference_run
     assert r.per_seed.shape == (3,) and np.all((r.per_seed >= 0) & (r.per_seed <= 100))
-    for key in ("config", "metrics", "learning_curve", "results", "episodes"):
+    for key in ("config", "metrics", "learning_curve", "results", "episodes", "trajectories"):
         assert os.path.exists(r.paths[key]), key
     # results.json keeps every episode: [seeds, episodes] values whose means are the table's.
     episodes = json.load(open(r.paths["results"]))["episodes"]
@@ -67,6 +67,20 @@ def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
     again = evaluate_workdir(r.workdir)
     np.testing.assert_array_equal(again.per_seed, r.per_seed)
     np.testing.assert_array_equal(again.evaluation.episode_length, r.evaluation.episode_length)
+
+
+@pytest.mark.parametrize("backend", ["c", "mjx"])
+def test_recorded_paths_hold_each_episode_from_its_reset_to_its_end(reference_run, backend):
+    """Maze records its first episodes' observations for trajectories.png: [members, record, steps + 1, 6], one row
+    for the reset and one per step, NaN after the episode's end."""
+    result = evaluate_workdir(reference_run.workdir, backend=backend).evaluation
+    paths, lengths = result.paths, result.episodes["length"]
+    assert paths.shape[:2] == (3, 4) and paths.shape[3] == 6  # record = min(8, the 4 episodes of each seed)
+    rows = (~np.isnan(paths[..., 0])).sum(-1)
+    np.testing.assert_array_equal(rows, lengths[:, :4] + 1)
+    ends = paths[np.arange(3)[:, None], np.arange(4), lengths[:, :4]]  # the last observation of each episode
+    reached = np.linalg.norm(ends[..., :2] - ends[..., 4:6], axis=-1) <= 0.5
+    np.testing.assert_array_equal(reached, result.episodes["success"][:, :4])
 
 
 def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, demos, reference_run):

@@ -43,6 +43,26 @@ def free_cells(maze: tuple[str, ...] = MEDIUM_MAZE) -> np.ndarray:
     return np.array([(w, h) for w, row in enumerate(maze) for h, c in enumerate(row) if c in "OG"], dtype=np.float64)
 
 
+def draw_paths(ax, paths: np.ndarray, success: np.ndarray, maze: tuple[str, ...] = MEDIUM_MAZE) -> None:
+    """Evaluation episodes over the maze's walls, in qpos coordinates: each path from its start (dot) to its end,
+    green if it reached its goal (star), red if not. ``paths`` [K, steps, 6] observations, NaN after the end."""
+    import matplotlib.patches as patches
+
+    # The particle's body sits at (1.2, 1.2) and wall (w, h) at (w + 1, h + 1): in qpos coordinates a wall's centre
+    # is (w - 0.2, h - 0.2).
+    shift = -0.2
+    for w, h in wall_cells(maze):
+        ax.add_patch(patches.Rectangle((w + shift - 0.5, h + shift - 0.5), 1.0, 1.0, color="0.35"))
+    for path, ok in zip(paths, success):
+        path = path[~np.isnan(path[:, 0])]
+        color = "tab:green" if ok else "tab:red"
+        ax.plot(path[:, 0], path[:, 1], "-", color=color, lw=1.2, alpha=0.8)
+        ax.plot(*path[0, :2], "o", color=color, ms=4)
+        ax.plot(*path[0, 4:6], "*", color=color, ms=11, markeredgecolor="k", markeredgewidth=0.5)
+    ax.set(xlim=(shift - 0.5, len(maze) + shift - 0.5), ylim=(shift - 0.5, len(maze[0]) + shift - 0.5),
+           aspect="equal", xticks=[], yticks=[])
+
+
 def maze_xml(maze: tuple[str, ...] = MEDIUM_MAZE) -> str:
     """The MJCF of the point maze (spec Appendix A)."""
     walls = "\n".join(
