@@ -48,7 +48,8 @@ def _tasks(*tasks: Task) -> dict[str, Task]:
 TASKS = _tasks(
     Task("maze", "dbc_jax/Maze2D-Medium-v0", "dbc_jax.envs.maze:MazeEnv", obs_dim=6, act_dim=2, metric="success",
          horizon=400, demos="dbc_jax.experts.maze:generate_demos", expert="scripted",
-         twin="dbc_jax.envs.mjx_twins:Maze2D", paper_name="maze2d-medium-v2", draw_paths="dbc_jax.envs.maze:draw_paths"),
+         twin="dbc_jax.envs.mjx_twins:Maze2D", paper_name="maze2d-medium-v2",
+         draw_paths="dbc_jax.envs.maze:draw_paths"),
     Task("fetchpick", "dbc_jax/FetchPick-v0", "dbc_jax.envs.fetch:FetchPickEnv", obs_dim=16, act_dim=4,
          metric="success", horizon=50, demos="dbc_jax.experts.fetch:generate_demos", expert="scripted",
          paper_name="FetchPickAndPlaceDiffHoldout-v0"),
@@ -61,7 +62,7 @@ TASKS = _tasks(
          expert_bar=5500.0, twin="dbc_jax.envs.mjx_twins:Walker2d", paper_name="Walker2d-v3"),
     Task("antreach", "dbc_jax/AntReach-v0", "dbc_jax.envs.ant:AntReachEnv", obs_dim=42, act_dim=8, metric="success",
          horizon=50, demos="dbc_jax.experts.learned:generate_antreach", expert="sac", expert_bar=0.95,
-         expert_train_env={"reward": "progress", "terminate_when_fallen": True, "reach_bonus": 10.0},
+         expert_train_env={"reward": "progress", "terminate_when_fallen": True},
          twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0"),
 )
 
