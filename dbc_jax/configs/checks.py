@@ -1,7 +1,8 @@
 """Every constraint on a config's values, in one table, checked before any compute or file (``configs.resolve``).
 
 A rule applies to every field whose dotted name matches its pattern (``fnmatch``: ``*.lr`` is every section's learning
-rate), unless a rule names the field exactly. Every leaf of every task's config must match at least one rule (``tests/test_reliability.py``), so a new field
+rate), unless a rule names the field exactly. Every leaf of every task's config must match at least one rule
+(``tests/test_reliability.py``), so a new field
 gets its constraint here. Errors name the field, the value and the rule:
 ``config.policy.epochs: must be an integer >= 1, got 0``.
 """
@@ -64,7 +65,8 @@ def sizes() -> tuple[str, Callable]:
 
 def values(check: tuple[str, Callable]) -> tuple[str, Callable]:
     """A tuple (possibly empty: a grid axis not swept) whose every entry passes ``check``."""
-    return f"a tuple whose every value is {check[0]}", lambda x: isinstance(x, (tuple, list)) and all(check[1](v) for v in x)
+    return f"a tuple whose every value is {check[0]}", lambda x: (
+        isinstance(x, (tuple, list)) and all(check[1](v) for v in x))
 
 
 RULES: tuple[tuple[str, tuple[str, Callable]], ...] = (
