@@ -13,7 +13,7 @@ Both count every episode once, whatever its length (the official harness stops a
 episodes, which favours short, i.e. successful, ones). Observations are normalized on the way in -- the first
 one too, which the official code forgets -- and actions denormalized on the way out; the env clips them.
 ``make_evaluator`` picks the backend: MJX on an accelerator (for tasks with a twin), C MuJoCo on a CPU, where
-``experiments/bench_eval.py`` measures C ahead on every task end to end (README, "Evaluation backends").
+``experiments/bench_eval.py`` measures C ahead on every task end to end (docs/speed.md, "Evaluation backends").
 """
 
 from __future__ import annotations

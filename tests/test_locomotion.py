@@ -92,8 +92,8 @@ def test_shipped_expert_mean_return_reaches_the_bar(task):
 
 WALKER_EXPERT_BELOW_BAR_AT_SOME_STARTS = pytest.mark.xfail(
     strict=True, reason="the shipped Walker2d expert averages 5510 here, above the 5500 bar, but only 13 of the 20 "
-                        "episodes reach 5500 (80% asked; see its card and the README); strict: a better expert turns "
-                        "this into a failure until the mark is removed")
+                        "episodes reach 5500 (80% asked; see its card and docs/design.md); strict: a better expert "
+                        "turns this into a failure until the mark is removed")
 
 
 @pytest.mark.parametrize("task", ["halfcheetah", pytest.param("walker", marks=WALKER_EXPERT_BELOW_BAR_AT_SOME_STARTS)])

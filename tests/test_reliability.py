@@ -1,5 +1,5 @@
 """Faults stop a run loudly or are recovered from: config values, non-finite losses, damaged checkpoints, a second
-writer, command-line errors, and SIGKILL at random moments (README, "Reliability")."""
+writer, command-line errors, and SIGKILL at random moments (docs/development.md, "Reliability")."""
 
 import os
 import shutil

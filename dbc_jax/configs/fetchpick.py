@@ -6,7 +6,7 @@ Run:
     make train ENV=fetchpick ALGO=bc         # BC: the same run without the diffusion model
     make train ENV=fetchpick PRESET=paper    # the official hyperparameters (spec 1.6 and 6); GPU-sized
     make train ENV=fetchpick PRESET=smoke    # the whole pipeline at toy size
-    make generalization                      # BC and DBC at noise 1.25, evaluated at 1 ... 2 (README, FetchPick)
+    make generalization                      # BC and DBC at noise 1.25, evaluated at 1 ... 2 (docs/results.md)
 
 Presets: ``paper`` = DM hidden 1024, 10000 epochs, lr 1e-3; policy 2 x 750, lr 5e-6, lambda 0.5, 5000 epochs
 (78 updates each). ``quick`` = a DM of hidden 256 trained 300 epochs and 200 policy epochs at lr 1e-3 (at lr
@@ -15,11 +15,11 @@ Presets: ``paper`` = DM hidden 1024, 10000 epochs, lr 1e-3; policy 2 x 750, lr 5
 Expected (success rate over 100 episodes per seed at noise 1.25, mean +- std over the 3 seeds of config.seed=1;
 quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by side):
     DBC 84.0 +- 2.4 (about 16 min), BC 70.0 +- 4.3 (about 12 min).
-    At noise 2: DBC 59.0 +- 1.4, BC 42.7 +- 4.7 (experiments/generalization.py; README, FetchPick).
+    At noise 2: DBC 59.0 +- 1.4, BC 42.7 +- 4.7 (experiments/generalization.py; docs/results.md, FetchPick).
     Baselines: DP 98.3 +- 0.9 (ALGO=dp, about 6 min), IBC 34.3 +- 9.2 (ALGO=ibc, about 24 min).
     The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9, IBC 69.4 (its demos, unpublished, come from the
     same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
-    lambda from 0 to 10 and the normalization term: `make sweep` (README, "λ and the normalization term").
+    lambda from 0 to 10 and the normalization term: `make sweep` (docs/results.md, "λ and the normalization term").
 """
 
 from ml_collections import ConfigDict

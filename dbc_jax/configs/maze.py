@@ -7,12 +7,12 @@ Run:
     make train ENV=maze PRESET=paper     # the official hyperparameters (spec section 1.6 and 6)
     make train ENV=maze PRESET=smoke     # the whole pipeline at toy size, under a minute
     make train ENV=maze ARGS="--config.model=ebm"   # DBC's term with an EBM (or vae, gan) as the joint model
-    make ablation-models [PRESET=paper]  # the four joint models with and without BC, beside BC (results: README,
-                                         # "The generative-model ablation"; quick: 17 min on 2 CPU cores)
+    make ablation-models [PRESET=paper]  # the four joint models with and without BC, beside BC (results:
+                                         # docs/results.md, "The generative-model ablation"; quick: 17 min on 2 cores)
     ... ARGS="--config.data.path=.../dbc_paper/maze.pt"   # the paper's demos instead of ours
 
 Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; measured
-2026-11-22 on a 2-core CPU, see the README for the 1000-episode re-evaluation):
+2026-11-22 on a 2-core CPU, see docs/results.md for the 1000-episode re-evaluation):
     quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes.
                             DP 92.7 +- 2.1 (ALGO=dp; about 20 minutes, 7 of them DDPM evaluation).
                             IBC 83.0 +- 3.6 (ALGO=ibc; about 40 minutes). The paper: DP 95.5, IBC 78.3.

@@ -10,12 +10,12 @@ Run:
 Presets: ``paper`` = DM hidden 1024, 8000 epochs, lr 2e-4; policy 2 x 1024, lr 1e-4 (BC too), lambda 0.2,
 1000 epochs. ``quick`` = a DM of hidden 256 trained 500 epochs at lr 1e-3 (the 1024-wide DM costs ~45 ms per
 update on 2 CPU cores) and 300 policy epochs. Our demos record actions sampled from the SAC expert's Gaussian
-(data.expert.stochastic); from either kind BC and DBC fall within a few hundred steps (README).
+(data.expert.stochastic); from either kind BC and DBC fall within a few hundred steps (docs/results.md).
 
 Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset, measured
 2026-11-22 on a 2-core CPU, about 15-27 min per run with other jobs sharing the cores):
     on walker.pt:        DBC 5909.9 +- 470.1, BC 5934.3 +- 647.9.
-    on our demos:        DBC 1083.0 +- 240.9, BC 1166.5 +- 334.3 -- the policies fall; not solved yet (README).
+    on our demos:        DBC 1083.0 +- 240.9, BC 1166.5 +- 334.3 -- the policies fall; not solved yet (docs/results.md).
     The paper reports DBC 7034.6 +- 33.7 and BC 6954.4 +- 73.5.
     Baselines on walker.pt: DP 4464.3 +- 332.1 (ALGO=dp, ~20 min), IBC 525.1 +- 65.8 (ALGO=ibc, ~26 min);
     the paper: DP 6479.1 +- 238.6, IBC 839.8 +- 104.2.
