@@ -95,3 +95,11 @@ def test_resuming_with_another_config_names_the_differing_fields(tmp_path):
     with pytest.raises(ValueError, match=r"its SAC checkpoint was made with another config \(batch_size: "
                                          r"checkpoint 128 vs now 64\); pass --workdir"):
         sac.train(changed, progress=False)
+
+
+def test_the_training_env_can_be_set_from_the_command_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sac.main(["--env=walker", "--train_env=[1]"])
+    assert exit_info.value.code == 2 and "--train_env: expected a JSON object, got '[1]'" in capsys.readouterr().err
+    assert sac._json_object('{"reward": "progress", "max_episode_steps": 150}') == {
+        "reward": "progress", "max_episode_steps": 150}

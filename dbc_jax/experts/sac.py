@@ -463,6 +463,18 @@ def _train(config: ConfigDict, progress: bool, command: str) -> dict:
     return load_actor(out)[1] if best is not None else None
 
 
+def _json_object(text: str) -> dict:
+    import argparse
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
 def main(argv=None) -> None:
     import argparse
 
@@ -482,6 +494,9 @@ def main(argv=None) -> None:
         parser.add_argument(f"--{name}", type=int, default=None, help=f"{text} (default {defaults[name]})")
     parser.add_argument("--stop_at", type=float, default=0.0, help="stop once an evaluation reaches this return "
                                                                      "(a success rate for a success task)")
+    parser.add_argument("--train_env", type=_json_object, default=None,
+                        help="the training env's kwargs as a JSON object, e.g. '{\"reward\": \"progress\"}' "
+                             "(default: the task registry's expert_train_env)")
     parser.add_argument("--out", default="", help="weights path (default: the shipped location)")
     parser.add_argument("--workdir", default="", help="checkpoint folder; a run there is resumed "
                                                       "(default: runs/sac_<env>_seed<seed>)")
