@@ -103,3 +103,20 @@ def test_the_training_env_can_be_set_from_the_command_line(tmp_path, capsys):
     assert exit_info.value.code == 2 and "--train_env: expected a JSON object, got '[1]'" in capsys.readouterr().err
     assert sac._json_object('{"reward": "progress", "max_episode_steps": 150}') == {
         "reward": "progress", "max_episode_steps": 150}
+
+
+def test_the_card_command_reruns_as_written(tmp_path):
+    """The card's ``make expert ... ARGS=...`` line, pasted into a shell, hands make's recipe the same arguments,
+    a JSON ``--train_env`` and a path with a space included."""
+    import shlex
+    import subprocess
+
+    out = tmp_path / "a b" / "actor.msgpack"
+    argv = ['--train_env={"forward_reward_weight": 1.0}', "--total_steps=2", "--random_steps=2", "--eval_every=2",
+            "--eval_episodes=1", f"--workdir={tmp_path / 'a b'}", f"--out={out}"]
+    sac.main(["--env=walker", *argv])
+    _, card = sac.load_actor(str(out))
+    assert card["train_env"] == {"forward_reward_weight": 1.0}
+    args_value = shlex.split(card["command"])[-1].split("=", 1)[1]  # what the shell hands make as ARGS
+    recipe = subprocess.run(["bash", "-c", f"printf '%s\\n' {args_value}"], capture_output=True, text=True).stdout
+    assert recipe.splitlines() == argv

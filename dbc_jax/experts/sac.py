@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from typing import Any, Sequence
@@ -505,9 +506,10 @@ def main(argv=None) -> None:
     for name, value in vars(args).items():
         if name != "env" and value is not None:
             config[name] = value
-    flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:])
-                     if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
-    card = train(config, command=f"make expert ENV={args.env}" + (f" ARGS='{flags}'" if flags else ""))
+    flags = shlex.join(a for a in (argv if argv is not None else sys.argv[1:])
+                       if not a.startswith(("--env", "--pause_at")))  # pausing does not change the result
+    # Quoted twice (the shell, then make's recipe), so that a JSON --train_env survives a copy and paste.
+    card = train(config, command=f"make expert ENV={args.env}" + (f" ARGS={shlex.quote(flags)}" if flags else ""))
     if card is None:
         print(f"paused before the first evaluation; rerun the same command to resume from {default_workdir(config)}")
     else:
