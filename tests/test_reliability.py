@@ -292,3 +292,25 @@ def test_killed_at_random_moments_then_resumed_gives_the_same_parameters(tmp_pat
     same_arrays(restore_workdir(str(workdir)).state, final)
     assert not [e for e in checkpoint_entries(workdir) if "tmp" in e]
     print(f"{kills} kills, {mid_write} during a checkpoint write")
+
+
+def test_the_sac_trainer_resumes_from_the_newest_intact_checkpoint(tmp_path):
+    """SAC keeps two checkpoints: with the newest damaged, a resumed run starts from the other and ends where an
+    uninterrupted run ends."""
+    def config(name, **fields):
+        c = sac.get_config("walker")
+        c.hidden, c.total_steps, c.random_steps, c.updates_per_chunk = (16, 16), 300, 100, 50
+        c.eval_every, c.eval_episodes, c.checkpoint_every = 300, 1, 100
+        c.out, c.workdir = str(tmp_path / name / "actor.msgpack"), str(tmp_path / name)
+        c.update(fields)
+        return c
+
+    straight = sac.train(config("straight"), progress=False)
+    sac.train(config("split", pause_at=250), progress=False)
+    assert sorted(os.listdir(tmp_path / "split" / "checkpoints")) == ["200", "250"]
+    overwrite_bytes(biggest_array_file(tmp_path / "split" / "checkpoints" / "250"))
+    resumed = sac.train(config("split"), progress=False)
+    assert os.path.isdir(tmp_path / "split" / "checkpoints_damaged" / "250")
+    strip = lambda card: [{k: v for k, v in h.items() if k != "wall_s"} for h in card["history"]]  # noqa: E731
+    assert strip(resumed) == strip(straight)
+    same_arrays(sac.load_actor(config("straight").out)[0], sac.load_actor(config("split").out)[0])
