@@ -13,15 +13,13 @@ traceback.
 
 from __future__ import annotations
 
-import os
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
 from dbc_jax.errors import run_cli
 from dbc_jax.tasks import get_task
-from dbc_jax.train import evaluate_workdir, make_demos, plot_episodes, plot_paths
+from dbc_jax.train import evaluate_workdir, make_demos, plot_evaluation
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
                                           lock_config=True)
@@ -50,14 +48,9 @@ def main(argv):
             sampler[key] = value
         results = evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler, _BACKEND.value)
         print(results.table())
-        title = f"{results.config.env_name} / {results.config.algo}: make eval"
-        path = os.path.join(results.workdir, "episodes.png")
-        plot_episodes(results.evaluation, results.metric, path, results.grid, title)
-        print(f"\nepisodes: {path}")
-        if results.evaluation.paths is not None:
-            path = os.path.join(results.workdir, "trajectories.png")
-            plot_paths(results.evaluation, get_task(results.config.env_name), path, results.grid, title)
-            print(f"trajectories: {path}")
+        pictures = plot_evaluation(results.evaluation, get_task(results.config.env_name), results.workdir,
+                                   results.grid, f"{results.config.env_name} / {results.config.algo}: make eval")
+        print("\n" + "\n".join(pictures))
         return
     config = _CONFIG.value
     if config is None:

@@ -453,10 +453,8 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
-    title = f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation"
-    plot_episodes(evaluation, task.metric, paths["episodes"], grid, title)
-    if evaluation.paths is not None:
-        plot_paths(evaluation, task, paths["trajectories"], grid, title)
+    plot_evaluation(evaluation, task, workdir, grid,
+                    f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")
     loggers.finish(config, task.metric, evaluation.metric(task.metric))  # a rate, as the eval/ tags
     return results
 
@@ -573,6 +571,16 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
     return Results(config=config, metric=task.metric, evaluation=evaluation, grid=fns.grid,
                    workdir=os.path.abspath(workdir),
                    paths={"checkpoints": os.path.join(os.path.abspath(workdir), "checkpoints")})
+
+
+def plot_evaluation(evaluation: EvalResult, task: Task, workdir: str, grid: Grid, title: str) -> list[str]:
+    """``episodes.png`` and, for a task that draws its paths, ``trajectories.png`` in ``workdir``; their paths."""
+    paths = _workdir_paths(workdir)
+    plot_episodes(evaluation, task.metric, paths["episodes"], grid, title)
+    if evaluation.paths is None:
+        return [paths["episodes"]]
+    plot_paths(evaluation, task, paths["trajectories"], grid, title)
+    return [paths["episodes"], paths["trajectories"]]
 
 
 def plot_episodes(evaluation: EvalResult, metric: str, path: str, grid: Grid, title: str = "") -> None:

@@ -25,7 +25,6 @@ def resolve(config: ConfigDict) -> ConfigDict:
     """Check a config (every value against ``configs/checks.py``) and fill its derived fields; raises ValueError
     naming the field, the value and the rule. Nothing is computed or written before it returns."""
     config = ConfigDict(config.to_dict())
-    check_values(config)
     for field, value in leaves(config.get("algo_overrides", {}).get(config.algo, {})):
         *sections, name = field.split(".")
         target = config
@@ -36,7 +35,7 @@ def resolve(config: ConfigDict) -> ConfigDict:
         if not isinstance(target, ConfigDict) or name not in target:
             raise ValueError(f"config.algo_overrides.{config.algo}.{field}: no such config field")
         target[name] = value
-    check_values(config)  # the values the overrides set
+    check_values(config)  # after the overrides, so the values they set are checked too
     check_relations(config)
     if config.algo == "bc":
         config[config.model].coeff = 0.0  # BC is DBC without the joint model (lambda = 0)
