@@ -15,7 +15,7 @@ TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval demos expert test test-slow bench generalization ablation-models sweep manifold clean
+.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -23,7 +23,11 @@ help:  ## list the targets
 	@echo "  make train ENV=$(TASKS) [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
 	@echo "                                                   DBC's joint model: ARGS='--config.model=diffusion|ebm|vae|gan'"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
+	@echo "  make video WORKDIR=runs/<run> [ARGS='--num_episodes=4 --format=mp4']"
+	@echo "                                                   render its evaluation episodes (<workdir>/videos/*.gif)"
 	@echo "  make demos ENV=<task>                            (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
+	@echo "  make export-minari DATA=data/maze_expert_100ep.npz ID=dbc_jax/maze/expert-v0 [ENV=maze]"
+	@echo "                                                   a dataset as a local Minari dataset (read: data.path=minari:<ID>)"
 	@echo "  make expert ENV=<task>                           retrain its SAC expert (dbc_jax/experts/weights/), then make demos"
 	@echo "                                                   tasks with one: $(EXPERT_TASKS)"
 	@echo "  make test [TEST_WORKERS=2]                       the test suite (pytest-xdist processes; 0 = serial)"
@@ -52,8 +56,16 @@ eval: install
 	@test -n "$(WORKDIR)" || (echo "usage: make eval WORKDIR=runs/<run>"; exit 2)
 	$(PY) -m dbc_jax.main --mode=eval --workdir=$(WORKDIR) $(ARGS)
 
+video: install
+	@test -n "$(WORKDIR)" || (echo "usage: make video WORKDIR=runs/<run> [ARGS='--num_episodes=4']"; exit 2)
+	$(PY) -m dbc_jax.video --workdir=$(WORKDIR) $(ARGS)
+
 demos: install
 	$(PY) -m dbc_jax.main --mode=demos --config=$(CONFIG) $(ARGS)
+
+export-minari: install
+	@test -n "$(DATA)" -a -n "$(ID)" || (echo "usage: make export-minari DATA=<.npz|.pt> ID=<namespace/name-v0> [ENV=<task>]"; exit 2)
+	$(PY) -m dbc_jax.data.minari_format --data=$(DATA) --dataset_id=$(ID) $(if $(filter command line,$(origin ENV)),--env=$(ENV)) $(ARGS)
 
 expert: install
 	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)

@@ -94,9 +94,12 @@ class CMujocoEvaluator:
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
                  policy_fn: Callable, max_steps: int | None = None, member_seeds=None, max_envs: int = 512,
-                 record: int = 0):
+                 record: int = 0, watch: Callable | None = None):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
         self.record = min(record, num_episodes)  # episodes per member whose observations are kept (plots)
+        # watch(member, episode, env, step, episode_return, success, done), if given, sees each recorded episode
+        # after its reset (step 0) and after every step (videos render the env there)
+        self.watch = watch
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
         self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
@@ -128,6 +131,9 @@ class CMujocoEvaluator:
         action_key = jax.random.fold_in(key, 1)
         recorded = (np.arange(members)[:, None] * self.num_episodes + np.arange(self.record)).ravel()
         path = [obs[recorded].copy()]
+        watched = set(recorded.tolist()) if self.watch else set()
+        for i in sorted(watched):
+            self.watch(first + i // self.num_episodes, i % self.num_episodes, envs[i], 0, 0.0, False, False)
         step = 0
         while active.any() and step != self.max_steps:
             actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(members, self.num_episodes, -1)),
@@ -141,6 +147,9 @@ class CMujocoEvaluator:
                 lengths[i] += 1
                 success[i] |= bool(info.get("success", False))
                 active[i] = not (terminated or truncated)
+                if i in watched:
+                    self.watch(first + i // self.num_episodes, i % self.num_episodes, envs[i], step, returns[i],
+                               bool(success[i]), not active[i])
             if self.record:
                 path.append(np.where(lengths[recorded, None] == step, obs[recorded], np.nan))
         paths = np.stack(path, 1).reshape(members, self.record, len(path), -1) if self.record else None

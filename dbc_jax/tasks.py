@@ -32,6 +32,9 @@ class Task:
     twin: str = ""  # "module:Class" of the pure-JAX MJX twin (envs/mjx_twins.py); "" if none
     paper_name: str = ""  # the official env id
     draw_paths: str = ""  # "module:function" (ax, paths [K, steps, obs_dim], success [K]) drawing evaluation episodes
+    # the videos' view: {"name": a camera of the model} or a free camera's lookat / distance / azimuth / elevation,
+    # with "track": a body it follows
+    camera: dict = dataclasses.field(default_factory=dict)
 
     @property
     def has_twin(self) -> bool:
@@ -49,21 +52,25 @@ TASKS = _tasks(
     Task("maze", "dbc_jax/Maze2D-Medium-v0", "dbc_jax.envs.maze:MazeEnv", obs_dim=6, act_dim=2, metric="success",
          horizon=400, demos="dbc_jax.experts.maze:generate_demos", expert="scripted",
          twin="dbc_jax.envs.mjx_twins:Maze2D", paper_name="maze2d-medium-v2",
-         draw_paths="dbc_jax.envs.maze:draw_paths"),
+         draw_paths="dbc_jax.envs.maze:draw_paths",
+         camera={"lookat": (4.5, 4.5, 0.0), "distance": 11.0, "azimuth": 90.0, "elevation": -90.0}),
     Task("fetchpick", "dbc_jax/FetchPick-v0", "dbc_jax.envs.fetch:FetchPickEnv", obs_dim=16, act_dim=4,
          metric="success", horizon=50, demos="dbc_jax.experts.fetch:generate_demos", expert="scripted",
-         paper_name="FetchPickAndPlaceDiffHoldout-v0"),
+         paper_name="FetchPickAndPlaceDiffHoldout-v0",
+         camera={"lookat": (1.3, 0.75, 0.45), "distance": 1.1, "azimuth": 150.0, "elevation": -30.0}),
     Task("halfcheetah", "dbc_jax/HalfCheetah-v0", "gymnasium.envs.mujoco.half_cheetah_v4:HalfCheetahEnv",
          obs_dim=17, act_dim=6, metric="return", horizon=1000,
          demos="dbc_jax.experts.learned:generate_halfcheetah", expert="sac", expert_bar=4500.0,
-         twin="dbc_jax.envs.mjx_twins:HalfCheetah", paper_name="HalfCheetah-v3"),
+         twin="dbc_jax.envs.mjx_twins:HalfCheetah", paper_name="HalfCheetah-v3", camera={"name": "track"}),
     Task("walker", "dbc_jax/Walker2d-v0", "gymnasium.envs.mujoco.walker2d_v4:Walker2dEnv", obs_dim=17, act_dim=6,
          metric="return", horizon=1000, demos="dbc_jax.experts.learned:generate_walker", expert="sac",
-         expert_bar=5500.0, twin="dbc_jax.envs.mjx_twins:Walker2d", paper_name="Walker2d-v3"),
+         expert_bar=5500.0, twin="dbc_jax.envs.mjx_twins:Walker2d", paper_name="Walker2d-v3",
+         camera={"name": "track"}),
     Task("antreach", "dbc_jax/AntReach-v0", "dbc_jax.envs.ant:AntReachEnv", obs_dim=42, act_dim=8, metric="success",
          horizon=50, demos="dbc_jax.experts.learned:generate_antreach", expert="sac", expert_bar=0.95,
          expert_train_env={"reward": "progress", "terminate_when_fallen": True},
-         twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0"),
+         twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0",
+         camera={"lookat": (0.0, 2.5, 0.0), "distance": 10.0, "azimuth": 90.0, "elevation": -60.0}),
 )
 
 

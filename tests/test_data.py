@@ -69,7 +69,14 @@ def test_npz_round_trip_is_atomic(tmp_path):
     np.testing.assert_array_equal(back.obs, ds.obs)
     np.testing.assert_array_equal(back.episode_ends, [100, 200, 300])
     assert back.metadata["x"] == 1
+    assert back.next_obs is None and back.rewards is None  # optional fields absent stay absent
     assert os.listdir(tmp_path) == ["d.npz"]  # no temporary file left behind
+    full = Dataset(obs=a["obs"], actions=a["actions"], episode_ends=np.array([300]), next_obs=a["obs"] + 1,
+                   rewards=np.arange(300, dtype=np.float32))
+    full.save(path)
+    back = load_dataset(path)
+    np.testing.assert_array_equal(back.next_obs, full.next_obs)
+    np.testing.assert_array_equal(back.rewards, full.rewards)
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -78,6 +85,9 @@ def test_npz_round_trip_is_atomic(tmp_path):
     (lambda a: a["actions"].__setitem__((7, 0), np.inf), "field 'actions' has 1 NaN/inf values (first at row 7)"),
     (lambda a: a.__setitem__("actions", a["actions"][:-1]), "field 'actions' has 299 rows but 'obs' has 300"),
     (lambda a: a.__setitem__("done", a["done"][:-2]), "field 'done' has 298 rows but 'obs' has 300"),
+    (lambda a: a.__setitem__("next_obs", a["obs"][:, :2]), "field 'next_obs' has dimension 2, 'obs' has 6"),
+    (lambda a: a.__setitem__("rewards", np.zeros((300, 2))), "field 'rewards' must be 1-D [N], got shape (300, 2)"),
+    (lambda a: a.__setitem__("rewards", np.full(300, np.nan)), "field 'rewards' has 300 NaN/inf values (first at row 0)"),
     (lambda a: a.__setitem__("obs", a["obs"][:, 0]), "field 'obs' must be 2-D [N, dim], got shape (300,)"),
 ])
 def test_each_file_error_names_file_and_field(tmp_path, mutate, message):
@@ -113,7 +123,7 @@ def test_missing_file_and_unknown_format(tmp_path):
     with pytest.raises(DatasetError, match="nope.npz: file not found"):
         load_dataset(str(tmp_path / "nope.npz"))
     (tmp_path / "d.csv").write_text("1,2")
-    with pytest.raises(DatasetError, match=r"unknown dataset format \(expected .npz or .pt\)"):
+    with pytest.raises(DatasetError, match=r"unknown dataset format \(expected .npz, .pt or minari:<dataset id>\)"):
         load_dataset(str(tmp_path / "d.csv"))
 
 

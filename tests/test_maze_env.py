@@ -75,3 +75,16 @@ def test_replay_fidelity_against_the_papers_maze_data(paper_data):
     assert np.median(errors) < 1e-6
     assert errors.max() < 0.05
     assert np.mean(errors > 1e-3) < 0.01  # the large errors are rare wall contacts
+
+
+def test_target_marker_follows_the_target_in_world_coordinates():
+    """The rendered marker sits at the target (qpos + 1.2 in world coordinates) after reset, steps and set_target."""
+    env = MazeEnv()
+    for seed in range(3):
+        env.reset(seed=seed)
+        for _ in range(3):
+            env.step(np.array([0.5, -0.5]))
+        np.testing.assert_allclose(env.data.site_xpos[0, :2], env.target + 1.2, atol=1e-12)
+    env.set_target(np.array([1.0, 2.0]))
+    env.step(np.zeros(2))
+    np.testing.assert_allclose(env.data.site_xpos[0, :2], [2.2, 3.2], atol=1e-12)

@@ -53,6 +53,8 @@ def resolve(config: ConfigDict) -> ConfigDict:
     choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
     if not config.workdir:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
+        if config.data.path.startswith("minari:"):
+            data_tag = "_data-" + config.data.path.replace(":", "-").replace("/", "-")
         model_tag = f"-{config.model}" if config.algo == "dbc" and config.model != "diffusion" else ""
         config.workdir = (f"runs/{config.env_name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}"
                           f"{data_tag}")

@@ -1,9 +1,10 @@
-"""The expert dataset: arrays in memory, read from ``.npz`` (ours or the paper's) or the paper's ``.pt``.
+"""The expert dataset: arrays in memory, read from ``.npz`` (ours or the paper's), the paper's ``.pt``, or a local
+Minari dataset (``minari:<dataset id>``, :mod:`dbc_jax.data.minari_format`).
 
 Files hold ``obs [N, obs_dim]``, ``actions [N, act_dim]`` and ``done [N]`` (1.0 on the last transition of each
-episode), the paper's layout; ``next_obs`` may be present and is ignored (BC and DBC use only (s, a)). Our own
-files add a JSON ``metadata`` string. Every check runs before any compute, and each error names the file and
-the field.
+episode), the paper's layout. Optional: ``next_obs [N, obs_dim]`` (the paper's files and ours have it; training uses
+only (s, a), but a Minari export needs each episode's final observation) and ``rewards [N]`` (ours). Our own files
+add a JSON ``metadata`` string. Every check runs before any compute, and each error names the file and the field.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from dbc_jax.data.torch_pt import read_torch_arrays
 
 REQUIRED_FIELDS = ("obs", "actions", "done")
+MINARI_PREFIX = "minari:"  # config.data.path = "minari:<dataset id>" reads a local Minari dataset
 
 
 class DatasetError(ValueError):
@@ -31,6 +33,8 @@ class Dataset:
     actions: np.ndarray  # [N, act_dim] float32
     episode_ends: np.ndarray  # [num_episodes] int64, exclusive end index of each episode; the last is N
     metadata: dict = dataclasses.field(default_factory=dict)
+    next_obs: np.ndarray | None = None  # [N, obs_dim] float32, the observation after each action; None if unknown
+    rewards: np.ndarray | None = None  # [N] float32, the env's reward for each action; None if unknown
 
     @property
     def num_transitions(self) -> int:
@@ -60,8 +64,9 @@ class Dataset:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
+                optional = {k: v for k, v in (("next_obs", self.next_obs), ("rewards", self.rewards)) if v is not None}
                 np.savez(f, obs=self.obs, actions=self.actions, done=self.done(),
-                         metadata=np.array(json.dumps(self.metadata)))
+                         metadata=np.array(json.dumps(self.metadata)), **optional)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -70,10 +75,14 @@ class Dataset:
 
 
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    if path.startswith(MINARI_PREFIX):
+        from dbc_jax.data.minari_format import read_minari
+
+        return read_minari(path[len(MINARI_PREFIX):])
     if not os.path.exists(path):
         raise DatasetError(f"{path}: file not found")
     if not path.endswith((".npz", ".pt")):
-        raise DatasetError(f"{path}: unknown dataset format (expected .npz or .pt)")
+        raise DatasetError(f"{path}: unknown dataset format (expected .npz, .pt or {MINARI_PREFIX}<dataset id>)")
     try:
         if path.endswith(".pt"):
             return read_torch_arrays(path)
@@ -95,24 +104,33 @@ def load_dataset(path: str) -> Dataset:
     obs = np.asarray(arrays["obs"], dtype=np.float32)
     actions = np.asarray(arrays["actions"], dtype=np.float32)
     done = np.asarray(arrays["done"]).reshape(-1)
-    for field, x in (("obs", obs), ("actions", actions)):
-        if x.ndim != 2:
-            raise DatasetError(f"{path}: field '{field}' must be 2-D [N, dim], got shape {x.shape}")
+    next_obs = np.asarray(arrays["next_obs"], dtype=np.float32) if "next_obs" in arrays else None
+    rewards = np.asarray(arrays["rewards"], dtype=np.float32) if "rewards" in arrays else None
+    for field, x, ndim in (("obs", obs, 2), ("actions", actions, 2), ("next_obs", next_obs, 2),
+                           ("rewards", rewards, 1)):
+        if x is None:
+            continue
+        if x.ndim != ndim:
+            expected = "2-D [N, dim]" if ndim == 2 else "1-D [N]"
+            raise DatasetError(f"{path}: field '{field}' must be {expected}, got shape {x.shape}")
         bad = ~np.isfinite(x)
         if bad.any():
             row = int(np.argwhere(bad)[0][0])
             raise DatasetError(f"{path}: field '{field}' has {int(bad.sum())} NaN/inf values (first at row {row})")
-    for field, n in (("actions", len(actions)), ("done", len(done))):
-        if n != len(obs):
-            raise DatasetError(f"{path}: field '{field}' has {n} rows but 'obs' has {len(obs)}")
+    for field, x in (("actions", actions), ("done", done), ("next_obs", next_obs), ("rewards", rewards)):
+        if x is not None and len(x) != len(obs):
+            raise DatasetError(f"{path}: field '{field}' has {len(x)} rows but 'obs' has {len(obs)}")
+    if next_obs is not None and next_obs.shape[1] != obs.shape[1]:
+        raise DatasetError(f"{path}: field 'next_obs' has dimension {next_obs.shape[1]}, 'obs' has {obs.shape[1]}")
     if len(obs) == 0:
         raise DatasetError(f"{path}: field 'obs' is empty")
     ends = np.flatnonzero(done > 0.5) + 1
     if len(ends) == 0 or ends[-1] != len(obs):
         ends = np.append(ends, len(obs))  # a trailing unfinished episode still counts as data
     metadata = json.loads(str(arrays["metadata"])) if "metadata" in arrays else {}
-    metadata.setdefault("path", os.path.abspath(path))
-    return Dataset(obs=obs, actions=actions, episode_ends=ends.astype(np.int64), metadata=metadata)
+    metadata.setdefault("path", path if path.startswith(MINARI_PREFIX) else os.path.abspath(path))
+    return Dataset(obs=obs, actions=actions, episode_ends=ends.astype(np.int64), metadata=metadata,
+                   next_obs=next_obs, rewards=rewards)
 
 
 def check_compatible(dataset: Dataset, obs_dim: int, act_dim: int, batch_sizes: dict | int, env_name: str) -> None:

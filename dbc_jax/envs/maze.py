@@ -84,7 +84,9 @@ def maze_xml(maze: tuple[str, ...] = MEDIUM_MAZE) -> str:
       <joint name="ball_x" type="slide" pos="0 0 0" axis="1 0 0"/>
       <joint name="ball_y" type="slide" pos="0 0 0" axis="0 1 0"/>
     </body>
-    <site name="target_site" type="sphere" pos="0 0 0" size="0.2" rgba="0.9 0.2 0.2 0.5"/>
+    <body name="target" mocap="true" pos="0 0 0">
+      <site name="target_site" type="sphere" size="0.2" rgba="0.9 0.2 0.2 0.5"/>
+    </body>
 {walls}
   </worldbody>
   <actuator>
@@ -143,11 +145,16 @@ class MazeEnv(MujocoEnv):
         qpos = start + rng.uniform(-0.1, 0.1, size=2) * self.noise_ratio
         qvel = rng.standard_normal(2) * 0.1 * self.noise_ratio
         self.target = self.cells[rng.integers(len(self.cells))] + rng.uniform(-0.1, 0.1, size=2) * self.goal_noise_ratio
-        self.model.site_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]
         self.set_state(qpos, qvel)
+        self._place_target_marker()
         return self._get_obs()
 
     def set_target(self, target) -> None:
         """Put the target at ``target`` (qpos coordinates), e.g. to replay a recorded episode."""
         self.target = np.asarray(target, dtype=np.float64).copy()
-        self.model.site_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]
+        self._place_target_marker()
+
+    def _place_target_marker(self) -> None:
+        """Move the target's marker: a site on a mocap body (no mass, no contact: it does not touch the dynamics).
+        A site on the world body, as in D4RL, would stay at the origin in renders: MuJoCo places those once."""
+        self.data.mocap_pos[0] = [self.target[0] + 1.2, self.target[1] + 1.2, 0.0]

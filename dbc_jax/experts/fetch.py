@@ -59,25 +59,29 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
     expert = PickPlaceExpert()
     max_attempts = 2 * num_episodes + 10
     reset_seeds = _reset_seeds(seed, max_attempts)
-    obs_list, act_list, ends, redrawn = [], [], [], 0
+    obs_list, act_list, next_list, reward_list, ends, redrawn = [], [], [], [], [], 0
     with tqdm(total=num_episodes, desc="fetchpick demos", unit="ep", disable=not progress) as bar:
         for attempt in range(max_attempts):
             if len(ends) == num_episodes:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             expert.reset()
-            ep_obs, ep_act, succeeded = [], [], False
+            ep_obs, ep_act, ep_next, ep_rew, succeeded = [], [], [], [], False
             for _ in range(fetch.MAX_EPISODE_STEPS):
                 action = expert.act(obs)
                 ep_obs.append(obs)
                 ep_act.append(action)
-                obs, _, success, _, _ = env.step(action)  # the env clips
+                obs, reward, success, _, _ = env.step(action)  # the env clips
+                ep_next.append(obs)
+                ep_rew.append(reward)
                 succeeded |= success
             if not succeeded:
                 redrawn += 1
                 continue
             obs_list += ep_obs
             act_list += ep_act
+            next_list += ep_next
+            reward_list += ep_rew
             ends.append(len(obs_list))
             bar.update(1)
     env.close()
@@ -87,6 +91,8 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
         obs=np.asarray(obs_list, dtype=np.float32),
         actions=np.asarray(act_list, dtype=np.float32),
         episode_ends=np.asarray(ends, dtype=np.int64),
+        next_obs=np.asarray(next_list, dtype=np.float32),
+        rewards=np.asarray(reward_list, dtype=np.float32),
         metadata={
             "env": "fetchpick",
             "source": "dbc_jax scripted pick-and-place expert",

@@ -85,13 +85,13 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     env = gym.make(task.env_id, **env_kwargs)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
-    obs_list, act_list, ends, returns, redrawn = [], [], [], [], 0
+    obs_list, act_list, next_list, reward_list, ends, returns, redrawn = [], [], [], [], [], [], 0
     with tqdm(total=num_episodes, desc=f"{env_name} demos", unit="ep", disable=not progress) as bar:
         for attempt in range(max_attempts):
             if len(ends) == num_episodes:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
-            ep_obs, ep_act, total, done, info = [], [], 0.0, False, {}
+            ep_obs, ep_act, ep_next, ep_rew, total, done, info = [], [], [], [], 0.0, False, {}
             while not done:
                 i = attempt * 100_000 + len(ep_obs)
                 action = expert(obs, action_key, i)
@@ -101,6 +101,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                     noise = np.asarray(jax.random.normal(jax.random.fold_in(noise_key, i), (act_dim,)))
                     action = action + dart_noise * noise  # unclipped, like the paper's demos (env clamps)
                 obs, reward, terminated, truncated, info = env.step(action)
+                ep_next.append(obs)
+                ep_rew.append(reward)
                 total += reward
                 done = terminated or truncated
             if (min_return is not None and total < min_return) or (successful_only and not info.get("success", False)):
@@ -108,6 +110,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                 continue
             obs_list += ep_obs
             act_list += ep_act
+            next_list += ep_next
+            reward_list += ep_rew
             ends.append(len(obs_list))
             returns.append(total)
             bar.update(1)
@@ -119,6 +123,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         obs=np.asarray(obs_list, dtype=np.float32),
         actions=np.asarray(act_list, dtype=np.float32),
         episode_ends=np.asarray(ends, dtype=np.int64),
+        next_obs=np.asarray(next_list, dtype=np.float32),
+        rewards=np.asarray(reward_list, dtype=np.float32),
         metadata={"env": env_name,
                   "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
                             f"return {card['deterministic_return_mean']:.0f})",

@@ -87,7 +87,7 @@ def generate_demos(
     env = MazeEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
     rng = np.random.default_rng(seed)
     expert = WaypointExpert(rng)
-    obs_list, act_list, ends = [], [], []
+    obs_list, act_list, next_list, reward_list, ends = [], [], [], [], []
     num_steps = 0
     redrawn = 0
     with tqdm(total=num_episodes, desc="maze demos", unit="ep", disable=not progress) as bar:
@@ -97,7 +97,7 @@ def generate_demos(
                 redrawn += 1
                 continue
             expert.reset(obs[:2], obs[4:])
-            ep_obs, ep_act = [], []
+            ep_obs, ep_act, ep_next, ep_rew = [], [], [], []
             for _ in range(MAX_EPISODE_STEPS):
                 action = expert.act(obs[:2], obs[2:4])
                 if action_noise:
@@ -105,7 +105,9 @@ def generate_demos(
                 ep_obs.append(obs)
                 ep_act.append(action)
                 # Step past the env's success radius, like the paper's demos: the env is stepped directly.
-                obs, *_ = env.step(action)
+                obs, reward, *_ = env.step(action)
+                ep_next.append(obs)
+                ep_rew.append(reward)
                 if expert.done(obs[:2]):
                     break
             else:
@@ -113,6 +115,8 @@ def generate_demos(
                 continue
             obs_list += ep_obs
             act_list += ep_act
+            next_list += ep_next
+            reward_list += ep_rew
             num_steps += len(ep_obs)
             ends.append(num_steps)
             bar.update(1)
@@ -120,6 +124,8 @@ def generate_demos(
         obs=np.asarray(obs_list, dtype=np.float32),
         actions=np.asarray(act_list, dtype=np.float32),
         episode_ends=np.asarray(ends, dtype=np.int64),
+        next_obs=np.asarray(next_list, dtype=np.float32),
+        rewards=np.asarray(reward_list, dtype=np.float32),
         metadata={
             "env": "maze",
             "source": "dbc_jax scripted waypoint expert",
