@@ -68,7 +68,8 @@ TASKS = _tasks(
          camera={"name": "track"}),
     Task("antreach", "dbc_jax/AntReach-v0", "dbc_jax.envs.ant:AntReachEnv", obs_dim=42, act_dim=8, metric="success",
          horizon=50, demos="dbc_jax.experts.learned:generate_antreach", expert="sac", expert_bar=0.95,
-         expert_train_env={"reward": "progress", "terminate_when_fallen": True},
+         expert_train_env={"reward": "progress", "terminate_when_fallen": True, "reach_bonus": 10.0,
+                           "max_episode_steps": 150},
          twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0",
          camera={"lookat": (0.0, 2.5, 0.0), "distance": 10.0, "azimuth": 90.0, "elevation": -60.0}),
 )
