@@ -450,6 +450,8 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
         plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
     evaluator.close()
     ckpt.close()
+    if not task.draw_paths:
+        paths = {k: v for k, v in paths.items() if k != "trajectories"}  # only tasks that draw paths write it
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))

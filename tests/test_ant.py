@@ -1,6 +1,8 @@
 """AntReach (dbc_jax/envs/ant.py): the model's official changes, observation layout, reset distribution, success
 rule and horizon."""
 
+import os
+
 import gymnasium as gym
 import jax
 import mujoco
@@ -202,6 +204,8 @@ def test_demos_keep_successful_episodes_only_and_smoke_trains_on_raw_data(tmp_pa
     assert results.metric == "success" and results.per_seed.shape == (3,)
     assert np.all((results.per_seed >= 0) & (results.per_seed <= 1))
     assert np.all(results.evaluation.episode_length == 50)
+    assert "trajectories" not in results.paths  # only tasks that draw their paths write trajectories.png
+    assert all(os.path.exists(path) for path in results.paths.values()), results.paths
     restored = restore_workdir(config.workdir)
     assert not restored.normalizer.enabled  # data.normalize = False: raw values, as the official AntReach
     np.testing.assert_array_equal(evaluate_workdir(config.workdir).per_seed, results.per_seed)
