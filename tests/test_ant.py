@@ -162,13 +162,6 @@ def test_reach_bonus_is_paid_each_step_within_the_success_radius():
         make(reach_bonus=10.0)
 
 
-EXPERT_IN_TRAINING = pytest.mark.xfail(
-    strict=True, reason="the shipped AntReach weights are the best actor so far of a SAC run still in training "
-                        "(its card has the step and success rate; issue 17): below the 95% bar; strict: an expert "
-                        "that clears it turns this into a failure until the mark is removed")
-
-
-@EXPERT_IN_TRAINING
 def test_shipped_expert_succeeds_in_at_least_95_percent_of_200_episodes():
     """The shipped SAC expert on the official env (deterministic, 200 episodes of one evaluator call)."""
     from dbc_jax.evaluate import CMujocoEvaluator
