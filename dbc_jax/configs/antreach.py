@@ -14,7 +14,8 @@ and Implicit BC 1 x 1200 at lr 5e-5, 30,000 epochs each. ``quick`` = CPU-sized l
 presets: z-scored data (the official raw-data settings are tuned for its 10,000 epochs at lr 6e-3), a DM of
 hidden 256 trained 500 epochs at lr 1e-3, and 300 policy epochs at lr 1e-3; DP 3 x 512 and IBC 2 x 256 at lr 1e-3.
 
-Expected: not measured yet (the expert and its demos come first; docs/design.md, AntReach).
+Expected (quick, 3 seeds, 100 episodes each; docs/results.md, AntReach): DBC about 70%, BC about 67%, Diffusion
+Policy about 87% success.
 """
 
 from ml_collections import ConfigDict
