@@ -15,7 +15,7 @@ TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization ablation-models sweep manifold clean
+.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization paper-table ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -34,6 +34,7 @@ help:  ## list the targets
 	@echo "  make test-slow                                   the longer checks CI runs after make test"
 	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make generalization [PRESET=quick]               FetchPick: train at noise 1.25, evaluate at 1..2 (table + plot)"
+	@echo "  make paper-table [PRESET=quick] [ARGS='--no-train']  the paper's main table: every task x method (docs/paper_table_*)"
 	@echo "  make ablation-models [PRESET=quick]              Maze: DM, EBM, VAE, GAN in DBC's term, with/without BC, and BC"
 	@echo "  make sweep ENV=maze ARGS='--grid diffusion.coeff=0,0.1,1,10 [--grid diffusion.term=hinge,agent]'"
 	@echo "                                                   a grid of config fields, vmapped in one program (table + plot)"
@@ -81,6 +82,9 @@ bench: install
 
 generalization: install
 	$(PY) experiments/generalization.py --preset $(PRESET) $(ARGS)
+
+paper-table: install
+	$(PY) experiments/paper_table.py --preset $(PRESET) $(ARGS)
 
 ablation-models: install
 	$(PY) experiments/ablation_models.py --preset $(PRESET) $(ARGS)

@@ -57,7 +57,7 @@ def main(argv):
         raise app.UsageError("--config is required, e.g. --config=dbc_jax/configs/maze.py:quick")
     if _MODE.value == "demos":
         path = make_demos(config, _OUT.value)
-        print(f"Wrote {config.data.num_episodes} {config.env_name} demos to {path}")
+        print(f"Wrote {config.env_name} demos to {path}")
         return
     results = dbc_jax.train(config)
     print()

@@ -47,7 +47,7 @@ class Results:
     grid: Grid
     workdir: str
     paths: dict  # config, checkpoints, metrics, learning_curve, results
-    timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase
+    timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase, summed over resumed sittings
 
     @property
     def per_member(self) -> np.ndarray:
@@ -121,8 +121,11 @@ class Results:
 
 
 def default_data_path(config: ConfigDict) -> str:
-    """The project's own demo file for a config: ``data/<env>_expert_<num_episodes>ep.npz``."""
-    return os.path.join("data", f"{config.env_name}_expert_{config.data.num_episodes}ep.npz")
+    """The project's own demo file for a config: ``data/<env>_expert_<num_episodes>ep.npz``, or
+    ``<num_transitions>tr.npz`` for demos counted in transitions (``data.expert.num_transitions``)."""
+    transitions = config.data.expert.get("num_transitions", 0) if "expert" in config.data else 0
+    size = f"{transitions}tr" if transitions else f"{config.data.num_episodes}ep"
+    return os.path.join("data", f"{config.env_name}_expert_{size}.npz")
 
 
 def _demo_settings(config: ConfigDict) -> dict:
@@ -352,6 +355,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     grid = fns.grid
     updates = fns.updates_per_epoch(data.num_items)
     state = fns.init(jax.random.PRNGKey(config.seed), data, grid.hparams())
+    spent = {}  # seconds per phase in earlier sittings (checkpoints written before this field: not counted)
     if ckpt.latest_step() is not None:
         _check_same_run(config, read_json(paths["config"]), workdir)
         _, tree, meta = ckpt.restore_intact({"state": state, "normalizer": normalizer},
@@ -361,6 +365,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
             raise ValueError(f"{workdir}: the dataset's normalization differs from the checkpoint's "
                              f"({config.data.path or default_data_path(config)} changed since training)")
         log.truncate(meta["model_epoch"], meta["policy_epoch"])
+        spent = meta.get("timings", {})
         print(f"Resuming {workdir} at {config.model} epoch {meta['model_epoch']}, "
               f"policy epoch {meta['policy_epoch']}.")
     else:
@@ -374,7 +379,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     loggers = tensorboard.RunLoggers(workdir, config, grid, pretrain_updates,
                                      resume_update=done if ckpt.latest_step() is not None else None)
     try:
-        results = _run_phases(workdir, config, task, data, fns, state, ckpt, log, loggers, paths, progress)
+        results = _run_phases(workdir, config, task, data, fns, state, ckpt, log, loggers, paths, progress, spent)
     finally:
         loggers.close()
     return results
@@ -382,14 +387,20 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
 
 def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, fns: TrainFns, state: TrainState,
                 ckpt: Checkpoints, log: MetricsLog, loggers: tensorboard.RunLoggers, paths: dict,
-                progress: bool) -> Results:
-    """Phase 1 (the joint model) and phase 2 (the policies, with evaluations) from ``state`` on, then results."""
+                progress: bool, spent: dict) -> Results:
+    """Phase 1 (the joint model) and phase 2 (the policies, with evaluations) from ``state`` on, then results.
+    ``spent``: seconds per phase of earlier sittings, which the timings add to."""
     normalizer, grid = data.normalizer, fns.grid
     updates = fns.updates_per_epoch(data.num_items)
     mesh = member_mesh(grid.num_members)
     state, data = shard_members(state, mesh, grid.num_members), shard_members(data, mesh, grid.num_members)
 
-    timings = {}
+    timings = {key: float(spent.get(key, 0.0)) for key in ("model_s", "policy_s", "evaluation_s")}
+
+    def meta_now(model_s=0.0, policy_s=0.0, evaluation_s=0.0) -> dict:  # this sitting's seconds so far, added
+        now = {"model_s": model_s, "policy_s": policy_s, "evaluation_s": evaluation_s}
+        return {**_state_meta(state, config, data), "timings": {k: timings[k] + v for k, v in now.items()}}
+
     # Phase 1: joint-model pretraining (none for BC, DP, IBC or the online GAN).
     model_total = config_lib.pretrain_epochs(config)
     t0 = time.perf_counter()
@@ -403,12 +414,13 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
             check_finite(config.model, info, first, _who("model", config, grid, len(info["model/loss"])),
                          ckpt.latest_step())
             records = _chunk_records("model", info, first, updates["model"])
-            ckpt.save(first + n + int(state.policy_epoch), state, normalizer, _state_meta(state, config, data))
+            ckpt.save(first + n + int(state.policy_epoch), state, normalizer,
+                      meta_now(model_s=time.perf_counter() - t0))
             log.append(records)
             loggers.write(records)
             bar.update(n)
             bar.set_postfix(loss=f"{records[-1]['model/loss']:.4f}")
-    timings["model_s"] = time.perf_counter() - t0
+    timings["model_s"] += time.perf_counter() - t0
 
     # Phase 2: the policies, with periodic evaluation of every member in one evaluator call.
     evaluator = _make_evaluator(config, fns, normalizer, data.action_bounds)
@@ -436,15 +448,16 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
                 records.append({"phase": "eval", "epoch": epoch, "update": epoch * updates["policy"],
                                 **evaluation.to_dict()})
                 postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
-            ckpt.save(int(state.model_epoch) + epoch, state, normalizer, _state_meta(state, config, data))
+            ckpt.save(int(state.model_epoch) + epoch, state, normalizer,
+                      meta_now(policy_s=time.perf_counter() - t0 - eval_time, evaluation_s=eval_time))
             log.append(records)
             loggers.write(records)
             bar.update(n)
             bar.set_postfix(postfix)
             if evaluate_now:
                 plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
-    timings["policy_s"] = time.perf_counter() - t0 - eval_time
-    timings["evaluation_s"] = eval_time
+    timings["policy_s"] += time.perf_counter() - t0 - eval_time
+    timings["evaluation_s"] += eval_time
     if evaluation is None:  # already trained (a finished workdir): evaluate the final policies again
         evaluation = evaluator(state.policy_params, eval_key(config.seed, pol_total))
         plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)

@@ -202,3 +202,20 @@ def test_demos_keep_successful_episodes_only_and_smoke_trains_on_raw_data(tmp_pa
     restored = restore_workdir(config.workdir)
     assert not restored.normalizer.enabled  # data.normalize = False: raw values, as the official AntReach
     np.testing.assert_array_equal(evaluate_workdir(config.workdir).per_seed, results.per_seed)
+
+
+def test_demos_counted_in_transitions_cut_the_last_episode_and_name_the_file(tmp_path):
+    """``data.expert.num_transitions`` (HandRotate's 10,000): whole successful episodes, the last one cut."""
+    from dbc_jax.experts.learned import generate_demos
+    from dbc_jax.train import default_data_path
+
+    demos = generate_demos("antreach", num_episodes=100, num_transitions=120, progress=False)
+    assert len(demos.obs) == len(demos.actions) == len(demos.next_obs) == len(demos.rewards) == 120
+    np.testing.assert_array_equal(demos.episode_ends, [50, 100, 120])  # the third 50-step episode cut at 20
+    assert demos.metadata["num_transitions"] == 120 and demos.metadata["last_episode_cut_by"] == 30
+    whole = generate_demos("antreach", num_episodes=3, progress=False)
+    np.testing.assert_array_equal(demos.obs, whole.obs[:120])  # the same episodes, from the same seed
+    config = dbc_jax.get_config("antreach", "smoke")
+    assert default_data_path(config) == os.path.join("data", "antreach_expert_4ep.npz")
+    config.data.expert.num_transitions = 120
+    assert default_data_path(config) == os.path.join("data", "antreach_expert_120tr.npz")

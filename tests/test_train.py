@@ -87,6 +87,7 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
     full = reference_run
     ckpt = Checkpoints(full.workdir)
     steps = ckpt.all_steps()
+    spent_before = {step: ckpt.read_meta(step)["timings"] for step in (2, 6)}
     ckpt.close()
     assert steps == [2, 4, 6, 8]  # epochs done: model 2, model 4, model 4 + policy 2, model 4 + policy 4
     # Interrupted runs: copy an early checkpoint into a fresh workdir (in each phase), resume it there.
@@ -100,6 +101,13 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
         for x, y in zip(leaves(a), leaves(b)):
             np.testing.assert_array_equal(x, y)
         np.testing.assert_array_equal(resumed.per_seed, full.per_seed)
+        # The timings add the earlier sitting's seconds, which the checkpoint carries.
+        spent = spent_before[step]
+        assert spent["model_s"] > 0 and resumed.timings["model_s"] >= spent["model_s"]
+        assert resumed.timings["policy_s"] >= spent["policy_s"] and resumed.timings["evaluation_s"] >= spent[
+            "evaluation_s"]
+        if step == 6:  # resumed in the policy phase: no model time in the second sitting
+            assert resumed.timings["model_s"] == pytest.approx(spent["model_s"], abs=0.5)
 
 
 def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos, reference_run):

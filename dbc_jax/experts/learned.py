@@ -1,4 +1,4 @@
-"""Demos from the shipped SAC experts (``dbc_jax/experts/weights``): HalfCheetah, Walker2d and AntReach."""
+"""Demos from the shipped SAC experts (``dbc_jax/experts/weights``): HalfCheetah, Walker2d, AntReach and HandRotate."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def weights_sha256(env_name: str, weights: str = "") -> str:
 
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
                    weights: str = "", min_return: float | None = None, stochastic: bool = False,
-                   dart_noise: float = 0.0, expert_sha256: str = "", **env_kwargs) -> Dataset:
+                   dart_noise: float = 0.0, num_transitions: int = 0, expert_sha256: str = "",
+                   **env_kwargs) -> Dataset:
     """Roll the expert out for ``num_episodes`` episodes (to the task's horizon unless the env ends one).
 
     Episodes whose return is below ``min_return`` (None: no bar), or, on a task whose metric is success, that do
@@ -70,7 +71,10 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     paper's demos hold no such episode. ``stochastic`` records actions sampled from the expert's Gaussian instead
     of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
     ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
-    action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``expert_sha256``, if given, must
+    action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``num_transitions`` > 0 stops at
+    exactly that many transitions instead (the authors' files hold 10,000 on the success tasks, whose episodes end
+    early on HandRotate): whole kept episodes, the last one cut, and ``num_episodes`` only an upper bound.
+    ``expert_sha256``, if given, must
     match the weights (a guard against demos of a stale expert). ``env_kwargs`` (the config's ``env`` section, e.g.
     AntReach's ``reset_noise``) go to the env and into the metadata.
     """
@@ -83,12 +87,18 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     task = get_task(env_name)
     act_dim, successful_only = task.act_dim, task.metric == "success"
     env = gym.make(task.env_id, **env_kwargs)
+    if num_transitions:  # as many episodes as the shortest could need, then the usual 10 attempts each
+        num_episodes = min(num_episodes, num_transitions)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
     obs_list, act_list, next_list, reward_list, ends, returns, redrawn = [], [], [], [], [], [], 0
-    with tqdm(total=num_episodes, desc=f"{env_name} demos", unit="ep", disable=not progress) as bar:
+    def done_collecting() -> bool:
+        return len(obs_list) >= num_transitions if num_transitions else len(ends) == num_episodes
+
+    with tqdm(total=num_transitions or num_episodes, desc=f"{env_name} demos", unit="step" if num_transitions else "ep",
+              disable=not progress) as bar:
         for attempt in range(max_attempts):
-            if len(ends) == num_episodes:
+            if done_collecting():
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             ep_obs, ep_act, ep_next, ep_rew, total, done, info = [], [], [], [], 0.0, False, {}
@@ -114,11 +124,17 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             reward_list += ep_rew
             ends.append(len(obs_list))
             returns.append(total)
-            bar.update(1)
+            bar.update(len(ep_obs) if num_transitions else 1)
     env.close()
-    if len(ends) < num_episodes:
+    if not done_collecting():
         bar_text = "ended in success" if successful_only else f"reached data.expert.min_return = {min_return}"
         raise RuntimeError(f"{env_name} expert: only {len(ends)} of {max_attempts} episodes {bar_text}")
+    cut = 0
+    if num_transitions:  # cut the last episode at the count
+        cut = len(obs_list) - num_transitions
+        obs_list, act_list = obs_list[:num_transitions], act_list[:num_transitions]
+        next_list, reward_list = next_list[:num_transitions], reward_list[:num_transitions]
+        ends[-1] = num_transitions
     return Dataset(
         obs=np.asarray(obs_list, dtype=np.float32),
         actions=np.asarray(act_list, dtype=np.float32),
@@ -129,7 +145,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                   "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
                             f"return {card['deterministic_return_mean']:.0f})",
                   "seed": seed, "weights": weights, "expert_sha256": sha, "min_return": min_return,
-                  "stochastic": stochastic, "dart_noise": dart_noise,
+                  "stochastic": stochastic, "dart_noise": dart_noise, "num_transitions": num_transitions,
+                  "last_episode_cut_by": cut,
                   "redrawn_episodes": redrawn, **env_kwargs,
                   "episode_returns": [float(r) for r in returns]},
     )
@@ -138,3 +155,4 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
 generate_halfcheetah = functools.partial(generate_demos, "halfcheetah")
 generate_walker = functools.partial(generate_demos, "walker")
 generate_antreach = functools.partial(generate_demos, "antreach")
+generate_handrotate = functools.partial(generate_demos, "handrotate")

@@ -1,0 +1,75 @@
+"""experiments/paper_table.py: trains the missing cells, reuses finished runs, and writes one JSON from which the
+markdown and the README table are generated."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+import paper_table  # noqa: E402
+
+
+def run(tmp_path, *args):
+    paper_table.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"),
+                      "--paper-data", str(tmp_path / "no_such_folder"), *args])
+    with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
+        return json.load(f)
+
+
+def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the runs' default workdirs and demo files land here
+    rows = ["--rows", "maze:ours", "walker:paper", "fetchpick:paper"]
+    table = run(tmp_path, *rows, "--methods", "bc", "dbc")
+    assert [(c["task"], c["data"], c["method"]) for c in table["cells"]] == [("maze", "ours", "bc"),
+                                                                              ("maze", "ours", "dbc")]
+    for cell in table["cells"]:
+        with open(os.path.join(cell["workdir"], "results.json")) as f:
+            saved = json.load(f)
+        assert cell["workdir"].endswith(f"runs/maze_{cell['method']}_smoke_seed1")  # make train's own workdir
+        assert cell["final"]["per_seed"] == saved["per_seed"] and cell["final"]["mean"] == saved["mean"]
+        assert np.all(np.asarray(cell["best"]["per_seed"]) >= np.asarray(saved["per_seed"]))  # final included
+        assert cell["best"]["evaluations"] == 2 and set(cell["best"]["epochs"]) <= {2, 4}  # every 2 of 4 epochs
+        assert cell["paper"] == {"mean": paper_table.PAPER["maze"][cell["method"]][0],
+                                 "std": paper_table.PAPER["maze"][cell["method"]][1]}
+        assert cell["command"] == f"make train ENV=maze ALGO={cell['method']} PRESET=smoke"
+        assert sum(cell["wall_s"].values()) > 0 and cell["demos_source"]
+    assert {(u["task"], u["reason"]) for u in table["unavailable"]} == {
+        ("walker", f"{tmp_path / 'no_such_folder' / 'walker.pt'} not found (--paper-data)"),
+        ("fetchpick", "the authors did not release this task's data")}
+    # The markdown is generated from the JSON alone.
+    md_path = tmp_path / "docs" / "paper_table_smoke.md"
+    assert paper_table.render(str(tmp_path / "docs" / "paper_table_smoke.json")) == md_path.read_text()
+    bc = table["cells"][0]
+    assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
+
+    # Again, training nothing: the finished runs are read, an untrained method is listed as missing.
+    stamps = {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json")) for c in table["cells"]}
+    again = run(tmp_path, *rows, "--methods", "bc", "dbc", "dp", "--no-train")
+    assert [c["final"] for c in again["cells"]] == [c["final"] for c in table["cells"]]
+    assert stamps == {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json"))
+                      for c in again["cells"]}
+    assert [(m["method"], m["reason"]) for m in again["missing"]] == [("dp", "not trained yet (run without "
+                                                                             "--no-train)")]
+    assert "- Maze (our demos), Diffusion Policy: not trained yet" in md_path.read_text()
+
+    # The README's block is replaced by the final-evaluation table; a README without the block is refused.
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{paper_table.README_START}\nold\n{paper_table.README_END}\nrest\n")
+    run(tmp_path, *rows, "--methods", "bc", "dbc", "--no-train", "--readme", str(readme))
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{paper_table.README_END}\nrest\n") and "old" not in text
+    assert paper_table.headline(table) in text
+    readme.write_text("no block\n")
+    with pytest.raises(ValueError, match="README.md: no <!-- paper-table:start --> ... <!-- paper-table:end --> "
+                                         "block to replace"):
+        run(tmp_path, *rows, "--no-train", "--readme", str(readme))
+
+
+def test_a_bad_row_is_refused_before_any_training():
+    with pytest.raises(ValueError, match="--rows maze:theirs: expected <task>:ours or <task>:paper"):
+        paper_table.main(["--rows", "maze:theirs"])
+    with pytest.raises(ValueError, match="--rows hopper:ours: expected"):
+        paper_table.main(["--rows", "hopper:ours"])
