@@ -63,3 +63,32 @@ def test_success_below_a_tenth_of_a_radian_ends_the_episode(env):
         _, _, terminated, truncated, info = env.step(np.zeros(20))
         assert info["success"] == success == terminated and not truncated
         assert info["angle"] == pytest.approx(u.rotation_angle())
+
+
+def test_training_variant_scales_progress_pays_a_bonus_and_ends_when_dropped():
+    official, trained = hand.HandRotateEnv(), hand.HandRotateEnv(reward_scale=20.0, success_bonus=10.0,
+                                                                  terminate_when_dropped=True)
+    action = np.random.default_rng(1).uniform(-1, 1, 20)
+    for e in (official, trained):
+        e.reset(seed=3)
+    (_, r_official, *_), (_, r_trained, *_) = official.step(action), trained.step(action)
+    assert r_official != 0 and r_trained == pytest.approx(20.0 * r_official)  # progress in rad, scaled
+    for e, ends in ((official, False), (trained, True)):  # the block placed below the palm: dropped
+        u = e.unwrapped
+        block = u._utils.get_joint_qpos(u.model, u.data, "object:joint").copy()
+        block[2] = 0.05
+        u._utils.set_joint_qpos(u.model, u.data, "object:joint", block)
+        _, _, terminated, _, info = e.step(np.zeros(20))
+        assert info["dropped"] and e.block_height() < hand.DROP_HEIGHT and terminated == ends and not info["success"]
+    trained.reset(seed=1)
+    u = trained.unwrapped
+    block = u._utils.get_joint_qpos(u.model, u.data, "object:joint").copy()
+    block[3:] = hand.quat_from_angle_and_axis(0.05, hand.Z)
+    u.goal[3:] = hand.quat_from_angle_and_axis(0.0, hand.Z)
+    u._utils.set_joint_qpos(u.model, u.data, "object:joint", block)
+    trained._angle = 1.0  # progress of 1 - angle this step
+    _, reward, terminated, _, info = trained.step(np.zeros(20))
+    assert info["success"] and terminated
+    assert reward == pytest.approx(20.0 * (1.0 - info["angle"]) + 10.0)
+    with pytest.raises(ValueError, match="HandRotate reward_scale: must be > 0, got 0"):
+        hand.HandRotateEnv(reward_scale=0)
