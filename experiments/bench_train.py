@@ -13,6 +13,12 @@ The data are random arrays of those shapes: the speed of a step does not depend 
 counts one update of every vmapped seed as one update; "seed-updates/s" multiplies by the seeds. The first
 call (compile + one chunk) is shown apart.
 
+Against the machine's limit: "GFLOP/s" is the floating-point work of one update (of every vmapped seed), as XLA's
+cost analysis counts it for the compiled program, times updates/s; "of roofline" divides it by the best rate of a
+large float32 matrix multiply measured in the same run (``roofline``: n x n by n x n for n in 1024, 2048, 4096,
+the best of several calls). XLA's cost analysis counts a loop's body once, whatever its trip count, so the count of
+a chunk of epochs is that of one update; ``flops_per_update`` checks this on one and two epochs.
+
 ``--grid``: the DBC policy phase of 3 seeds x ``--lambdas`` λ values (24 policies by default) trained as one
 program (``config.grid.coeff``), against the same policies trained one after another (one compiled 1-policy
 program called once per policy; its compile counted once, apart). "policy-updates/s" counts every policy's
@@ -66,6 +72,34 @@ def case_config(case: str, num_seeds: int, model: str = "diffusion"):
     return config, data
 
 
+def roofline(sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
+    """The best FLOP/s of a float32 n x n matmul over ``sizes`` (each the best of ``repeats`` calls)."""
+    best = {"flops_per_s": 0.0, "n": 0}
+    matmul = jax.jit(jnp.matmul)
+    for n in sizes:
+        a, b = (jax.random.normal(jax.random.PRNGKey(i), (n, n), jnp.float32) for i in (0, 1))
+        matmul(a, b).block_until_ready()  # compile
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            matmul(a, b).block_until_ready()
+            rate = 2 * n ** 3 / (time.perf_counter() - t0)
+            if rate > best["flops_per_s"]:
+                best = {"flops_per_s": rate, "n": n}
+    return best
+
+
+def flops_per_update(step, state, data) -> float:
+    """FLOPs of one update of ``step`` (a chunk of epochs), from XLA's cost analysis of the compiled program."""
+    def count(epochs):
+        cost = step.lower(state, data, epochs).compile().cost_analysis()
+        return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+    one, two = count(1), count(2)
+    if abs(one - two) > 0.01 * one:  # the count would then scale with the loop's trip count
+        raise RuntimeError(f"XLA's FLOP count changed with the epochs ({one:.3g} vs {two:.3g}): not one update")
+    return one
+
+
 def timed(step, state, data, epochs):
     """(state after two calls, seconds of the first call, seconds of the second)."""
     t0 = time.perf_counter()
@@ -90,9 +124,11 @@ def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion") -> l
         updates = epochs * per_epoch[key]
         # A shared joint model is pretrained once, whatever the number of policy seeds.
         models = 1 if key == "model" and config[model].shared else num_seeds
+        flops = flops_per_update(step, state, data)
         rows.append(dict(case=case, phase=phase, seeds=models, updates_per_s=updates / elapsed,
                          seed_updates_per_s=updates * models / elapsed, first_call_s=first,
-                         compile_s=max(0.0, first - elapsed)))
+                         compile_s=max(0.0, first - elapsed), flops_per_update=flops,
+                         flops_per_s=flops * updates / elapsed))
     return rows
 
 
@@ -161,8 +197,12 @@ def main():
     print(f"date: {time.strftime('%Y-%m-%d')}, batch 128, {args.epochs} epochs per timed chunk\n")
     if args.grid:
         return main_grid(args)
-    print("| case | phase | seeds | updates/s | seed-updates/s | compile (s) |")
-    print("|---|---|---|---|---|---|")
+    peak = roofline()
+    print(f"roofline: {peak['flops_per_s'] / 1e9:.1f} GFLOP/s (float32 {peak['n']} x {peak['n']} matmul, best of "
+          "5 calls)\n")
+    print("| case | phase | seeds | updates/s | seed-updates/s | MFLOP per update | GFLOP/s | of roofline | "
+          "compile (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     seen = set()
     for case, model in itertools.product(args.cases, args.models):
         for seeds in args.seeds:
@@ -172,7 +212,9 @@ def main():
                     continue
                 seen.add(key)
                 print(f"| {r['case']} | {r['phase']} | {r['seeds']} | {r['updates_per_s']:,.0f} | "
-                      f"{r['seed_updates_per_s']:,.0f} | {r['compile_s']:.1f} |", flush=True)
+                      f"{r['seed_updates_per_s']:,.0f} | {r['flops_per_update'] / 1e6:,.1f} | "
+                      f"{r['flops_per_s'] / 1e9:.1f} | {r['flops_per_s'] / peak['flops_per_s']:.0%} | "
+                      f"{r['compile_s']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
