@@ -72,6 +72,13 @@ TASKS = _tasks(
                            "max_episode_steps": 150},
          twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0",
          camera={"lookat": (0.0, 2.5, 0.0), "distance": 10.0, "azimuth": 90.0, "elevation": -60.0}),
+    Task("handrotate", "dbc_jax/HandRotate-v0", "dbc_jax.envs.hand:HandRotateEnv", obs_dim=68, act_dim=20,
+         metric="success", horizon=50, demos="dbc_jax.experts.learned:generate_handrotate", expert="sac",
+         expert_bar=0.9,
+         expert_train_env={"reward_scale": 20.0, "success_bonus": 10.0, "terminate_when_dropped": True,
+                           "max_episode_steps": 100},
+         paper_name="CustomHandManipulateBlockRotateZ-v2",
+         camera={"lookat": (1.0, 0.96, 0.14), "distance": 0.5, "azimuth": 55.0, "elevation": -25.0}),
 )
 
 

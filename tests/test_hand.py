@@ -92,3 +92,71 @@ def test_training_variant_scales_progress_pays_a_bonus_and_ends_when_dropped():
     assert reward == pytest.approx(20.0 * (1.0 - info["angle"]) + 10.0)
     with pytest.raises(ValueError, match="HandRotate reward_scale: must be > 0, got 0"):
         hand.HandRotateEnv(reward_scale=0)
+
+
+def test_registered_env_runs_50_steps_unless_success_ends_it():
+    import gymnasium as gym
+
+    import dbc_jax  # noqa: F401  (registers the envs)
+    from dbc_jax.tasks import get_task
+
+    env = gym.make(get_task("handrotate").env_id)
+    assert env.spec.max_episode_steps == 50
+    env.reset(seed=0)
+    for step in range(1, 51):
+        _, _, terminated, truncated, info = env.step(np.zeros(20))  # zero actions never succeed (notes, section 6)
+        assert not terminated and not info["success"]
+        if truncated:
+            break
+    assert step == 50 and truncated
+    env.close()
+
+
+def test_shipped_expert_succeeds_in_at_least_90_percent_of_200_episodes():
+    """The shipped SAC expert on the official env (deterministic, 200 episodes of one evaluator call)."""
+    import jax
+
+    from dbc_jax.evaluate import CMujocoEvaluator
+    from dbc_jax.experts.learned import expert_policy_fn
+    from dbc_jax.tasks import get_task
+
+    task = get_task("handrotate")
+    params, policy_fn = expert_policy_fn("handrotate")
+    result = CMujocoEvaluator(task.env_id, {}, 1, 200, policy_fn)(params, jax.random.PRNGKey(0))
+    assert result.success[0] >= task.expert_bar, result.success
+    assert result.episode_length[0] < 50  # successes end their episodes
+
+
+def test_expert_card_names_command_seed_steps_and_success():
+    from dbc_jax.experts import sac
+    from dbc_jax.tasks import get_task
+
+    _, card = sac.load_actor(sac.weights_path("handrotate"))
+    assert card["env"] == "handrotate" and card["command"].startswith("make expert ENV=handrotate")
+    assert isinstance(card["seed"], int) and card["step"] > 0 and 0 <= card["success_rate"] <= 1
+    assert card["train_env"] == get_task("handrotate").expert_train_env  # trained on the registry's training env
+
+
+def test_demos_are_successful_episodes_counted_in_transitions_and_smoke_train(tmp_path):
+    import dbc_jax
+    from dbc_jax.data import load_dataset
+    from dbc_jax.train import evaluate_workdir, make_demos
+
+    config = dbc_jax.get_config("handrotate", "smoke")
+    config.workdir, config.data.path = str(tmp_path / "run"), str(tmp_path / "demos.npz")
+    make_demos(config, config.data.path, progress=False)
+    demos = load_dataset(config.data.path)
+    assert len(demos.obs) == config.data.expert.num_transitions == 300
+    assert demos.obs.shape[1:] == (68,) and demos.actions.shape[1:] == (20,)
+    np.testing.assert_array_equal(demos.obs[:, hand.GOAL_POS], 0.0)
+    lengths = np.diff(np.concatenate([[0], demos.episode_ends]))
+    assert np.all(lengths <= 50) and demos.metadata["last_episode_cut_by"] >= 0
+    last = demos.next_obs[demos.episode_ends[:-1] - 1]  # every whole episode ends in success
+    diff = hand.rotations.quat_mul(last[:, hand.GOAL_QUAT], hand.rotations.quat_conjugate(last[:, hand.BLOCK_QUAT]))
+    angles = 2 * np.arccos(np.clip(np.abs(diff[:, 0]), -1, 1))
+    assert np.all(angles < hand.ROTATION_THRESHOLD + 1e-4), angles  # 1e-4: the float32 quaternions of the file
+    assert "SAC expert" in demos.metadata["source"]
+    results = dbc_jax.train(config, progress=False)
+    assert results.metric == "success" and results.per_seed.shape == (3,)
+    assert np.all((results.per_seed >= 0) & (results.per_seed <= 100))
+    np.testing.assert_array_equal(evaluate_workdir(config.workdir).per_seed, results.per_seed)

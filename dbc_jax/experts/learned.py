@@ -124,7 +124,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             reward_list += ep_rew
             ends.append(len(obs_list))
             returns.append(total)
-            bar.update(len(ep_obs) if num_transitions else 1)
+            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
     env.close()
     if not done_collecting():
         bar_text = "ended in success" if successful_only else f"reached data.expert.min_return = {min_return}"
