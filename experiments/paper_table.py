@@ -209,6 +209,7 @@ def build(args, argv: list[str]) -> dict:
             "written": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
             "command": " ".join(["python experiments/paper_table.py"] + [shlex.quote(a) for a in argv]),
             "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset]},
+            "rows": [[task, data] for task, data in rows if not unavailable(task, data, args.paper_data)],
             "cells": cells, "missing": missing, "unavailable": unavailable_rows}
 
 
@@ -229,7 +230,7 @@ def row_label(task: str, data: str) -> str:
 def headline(table: dict, kind: str = "final") -> str:
     """The main table: one row per (task, data), each cell ours (the paper's)."""
     cells = {(c["task"], c["data"], c["method"]): c for c in table["cells"]}
-    rows = list(dict.fromkeys((c["task"], c["data"]) for c in table["cells"]))
+    rows = [tuple(row) for row in table["rows"]]  # every available row, trained or not
     lines = ["| task (data) | " + " | ".join(METHODS.values()) + " |", "|---" * (1 + len(METHODS)) + "|"]
     for task, data in rows:
         out = []
