@@ -73,9 +73,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
     action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``num_transitions`` > 0 stops at
     exactly that many transitions instead (the authors' files hold 10,000 on the success tasks, whose episodes end
-    early on HandRotate): whole kept episodes, the last one cut, and ``num_episodes`` only an upper bound.
-    ``expert_sha256``, if given, must
-    match the weights (a guard against demos of a stale expert). ``env_kwargs`` (the config's ``env`` section, e.g.
+    early on HandRotate): whole kept episodes, the last one cut; ``num_episodes`` then only bounds the attempts (10
+    per episode). ``expert_sha256``, if given, must match the weights (a guard against demos of a stale expert). ``env_kwargs`` (the config's ``env`` section, e.g.
     AntReach's ``reset_noise``) go to the env and into the metadata.
     """
     expert, card = load_expert(env_name, weights, stochastic)
@@ -92,6 +91,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
     obs_list, act_list, next_list, reward_list, ends, returns, redrawn = [], [], [], [], [], [], 0
+
     def done_collecting() -> bool:
         return len(obs_list) >= num_transitions if num_transitions else len(ends) == num_episodes
 
