@@ -9,7 +9,7 @@ Run:
 
 Presets: ``paper`` = DM hidden 1024, 8000 epochs, lr 2e-4; policy 2 x 256, lr 2e-4 (BC 1e-4), lambda 0.2,
 1000 epochs. ``quick`` = the same policy training with a DM of hidden 256 trained 500 epochs at lr 1e-3 (the
-1024-wide DM costs ~45 ms per update on 2 CPU cores, 4 hours for the paper's 312k updates) and 300 policy epochs.
+1024-wide DM's 312k paper updates take hours on 2 CPU cores; docs/speed.md) and 300 policy epochs.
 
 Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset, measured
 2026-11-22 on a 2-core CPU, about 10 min for DBC and 4 min for BC):

@@ -8,11 +8,11 @@ Run:
     ... ARGS="--config.data.path=.../dbc_paper/walker.pt --config.policy.epochs=300"   # the paper's 5 episodes
 
 Presets: ``paper`` = DM hidden 1024, 8000 epochs, lr 2e-4; policy 2 x 1024, lr 1e-4 (BC too), lambda 0.2,
-1000 epochs. ``quick`` = a DM of hidden 256 trained 500 epochs at lr 1e-3 (the 1024-wide DM costs ~45 ms per
-update on 2 CPU cores) and 150 policy epochs of the 20 episodes (23k updates). Our demos: 20 episodes of the SAC
-expert's mean action, executed with N(0, 0.2^2) noise (DART: the states spread, the labels stay clean); not the
-paper's 5, because from 5 episodes of our deterministic expert the policies fall (docs/results.md: 5 episodes of
-sampled actions gave BC 1167, 5 DART episodes 2450, 20 DART episodes 4642).
+1000 epochs. ``quick`` = a DM of hidden 256 trained 500 epochs at lr 1e-3 (the 1024-wide DM's paper
+pretraining takes hours on 2 CPU cores; docs/speed.md) and 150 policy epochs of the 20 episodes (23k updates).
+Our demos: 20 episodes of the SAC expert's mean action, executed with N(0, 0.2^2) noise (DART: the states spread,
+the labels stay clean); not the paper's 5, because from 5 episodes of our deterministic expert the policies fall
+(docs/results.md: 5 episodes of sampled actions gave BC 1167, 5 DART episodes 2450, 20 DART episodes 4642).
 
 Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset, measured
 2026-11-22 on a 2-core CPU, about 15-27 min per run with other jobs sharing the cores):
