@@ -44,11 +44,7 @@ def run_configs(preset: str, models: list[str], terms: str, seed: int, root: str
             if terms == "authors":
                 config[model].term = AUTHORS_TERMS.get(model, config[model].term)
             config.policy.coeff_bc = 1.0 if with_bc else 0.0
-        for item in overrides:
-            field, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--set {item}: expected <field>=<value>")
-            dbc_jax.configs.set_field(config, field, value, f"--set {item}")
+        dbc_jax.configs.set_fields(config, overrides)
         tag = model if model == "bc" else f"{model}_{'bc' if with_bc else 'nobc'}"
         if terms == "authors" and model in AUTHORS_TERMS:
             tag += f"_{AUTHORS_TERMS[model]}"

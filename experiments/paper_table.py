@@ -23,15 +23,19 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
+
+import numpy as np
 
 import dbc_jax
 from dbc_jax.checkpoint import atomic_write_text
 from dbc_jax.errors import run_cli
 from dbc_jax.tasks import TASKS, get_task
-from dbc_jax.train import read_json, saved_results
+from dbc_jax.train import MetricsLog, read_json, saved_results
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
 
 METHODS = {"dbc": "DBC", "bc": "BC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The paper's main table (official_dbc_spec.md section 10): mean, std over 3 seeds; success rate (%) or return.
@@ -91,16 +95,12 @@ def row_settings(task: str, data: str, preset: str) -> list[str]:
 
 
 def cell_config(task: str, data: str, method: str, preset: str, seed: int, paper_data: str, overrides: list[str]):
-    overrides = row_settings(task, data, preset) + list(overrides)
+    """The cell's config; ``overrides``: the row's settings, then ``--set``."""
     config = dbc_jax.get_config(task, preset)
     config.algo, config.seed = method, seed
     if data == "paper":
         config.data.path = os.path.join(paper_data, RELEASED[task])
-    for item in overrides:
-        field, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item}: expected <field>=<value>")
-        dbc_jax.configs.set_field(config, field, value, f"--set {item}")
+    dbc_jax.configs.set_fields(config, overrides)
     return dbc_jax.configs.resolve(config)
 
 
@@ -129,33 +129,13 @@ def command(task: str, data: str, method: str, preset: str, seed: int, overrides
 
 def best_periodic(workdir: str, metric: str) -> dict:
     """Each seed's best evaluation during training (the final one included) and its epoch."""
-    evals = [r for r in map(json.loads, open(os.path.join(workdir, "metrics.jsonl"))) if r.get("phase") == "eval"]
+    evals = [r for r in MetricsLog(os.path.join(workdir, "metrics.jsonl")).records() if r["phase"] == "eval"]
     scale = 100.0 if metric == "success" else 1.0
-    per_seed, epochs = [], []
-    for member in range(len(evals[-1][metric])):
-        values = [r[metric][member] * scale for r in evals]
-        i = max(range(len(values)), key=values.__getitem__)
-        per_seed.append(values[i])
-        epochs.append(evals[i]["epoch"])
-    return {"per_seed": per_seed, "epochs": epochs, "evaluations": len(evals), **mean_std(per_seed)}
-
-
-def mean_std(values: list[float]) -> dict:
-    mean = sum(values) / len(values)
-    return {"mean": mean, "std": (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5}
-
-
-def hardware() -> str:
-    import jax
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    device = jax.devices()[0]
-    return f"{os.cpu_count()} × {cpu}; jax {jax.__version__} on {device.platform} ({device.device_kind})"
+    values = np.asarray([r[metric] for r in evals]) * scale  # [evaluations, members]
+    best = values.argmax(0)
+    per_seed = values.max(0)
+    return {"per_seed": per_seed.tolist(), "epochs": [evals[i]["epoch"] for i in best], "evaluations": len(evals),
+            "mean": float(per_seed.mean()), "std": float(per_seed.std())}
 
 
 def collect(config, saved: dict) -> dict:
@@ -188,11 +168,11 @@ def build(args, argv: list[str]) -> dict:
         if reason:
             unavailable_rows.append({"task": task, "data": data, "reason": reason})
             continue
+        overrides = row_settings(task, data, args.preset) + args.set
         for method in args.methods:
-            config = cell_config(task, data, method, args.preset, args.seed, args.paper_data, args.set)
+            config = cell_config(task, data, method, args.preset, args.seed, args.paper_data, overrides)
             record = {"task": task, "data": data, "method": method, "metric": get_task(task).metric,
-                      "command": command(task, data, method, args.preset, args.seed,
-                                         row_settings(task, data, args.preset) + args.set),
+                      "command": command(task, data, method, args.preset, args.seed, overrides),
                       "paper": dict(zip(("mean", "std"), PAPER[task][method]))}
             saved = saved_results(config)
             if saved is None and not args.no_train:

@@ -59,11 +59,7 @@ def run_configs(args) -> list[tuple[dict, object]]:
     """[(the run's {field: value text} for the per-program fields, config)] of every run of the sweep."""
     base = dbc_jax.get_config(args.env, args.preset)
     base.algo, base.seed = args.algo, args.seed
-    for item in args.set:
-        field, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item}: expected <field>=<value>")
-        dbc_jax.configs.set_field(base, field, value, f"--set {item}")
+    dbc_jax.configs.set_fields(base, args.set)
     vmapped, programs = parse_grids(base, args.grid)
     runs = []
     for combo in itertools.product(*programs.values()):

@@ -121,3 +121,12 @@ def set_field(config: ConfigDict, field: str, text: str, where: str) -> None:
     if not isinstance(target, ConfigDict) or name not in target:
         raise ValueError(f"{where}: '{field}' is not a config field")
     target[name] = parse_value(target[name], text, where)
+
+
+def set_fields(config: ConfigDict, items, flag: str = "--set") -> None:
+    """Apply command-line ``<field>=<value>`` items (the experiment scripts' ``--set``) with :func:`set_field`."""
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{flag} {item}: expected <field>=<value>")
+        set_field(config, field, value, f"{flag} {item}")
