@@ -8,8 +8,9 @@ hyperparameters, and ``jax.sharding`` can lay its member axis over devices (``tr
 All state is one pytree (:class:`TrainState`). Policy leaves carry a leading member axis (grid points x seeds;
 ``dbc_jax/grid.py``); the joint model's leaves one of 1 (a shared pretrained model, as in the paper),
 ``num_seeds`` (one per seed) or the members (trained online beside each policy, like the GAN). An epoch is a
-``lax.scan`` over the shuffled batches, a chunk a ``lax.scan`` over epochs, and members are a ``jax.vmap``: a chunk
-of epochs for every member is one compiled call, with no host round trip inside it. Randomness comes from per-seed
+``lax.scan`` over the shuffled batches, a chunk a ``lax.scan`` over epochs, and members are a ``jax.vmap`` (a lone
+member is squeezed instead: :func:`map_members`): a chunk of epochs for every member is one compiled call, with no
+host round trip inside it. Randomness comes from per-seed
 keys folded with the epoch index, so a run split into chunks -- or interrupted and resumed -- draws exactly the same
 numbers as one uninterrupted call.
 """
@@ -101,6 +102,24 @@ def nonfinite(tree) -> jax.Array:
     return sum(jnp.sum(~jnp.isfinite(x)) for x in jax.tree.leaves(tree)).astype(jnp.float32)
 
 
+def map_members(fn, in_axes=0, squeeze_one: bool = True):
+    """``jax.vmap(fn, in_axes)`` over the member axis; with ``squeeze_one``, an axis of size 1 is squeezed instead.
+
+    The squeeze is for speed: XLA's CPU backend computes a batch of one with the batched kernels and layouts, and for
+    the 1024-wide diffusion model that costs a transposing copy of each weight gradient (docs/speed.md). Both compute
+    the same update up to float32 rounding, not bit for bit (tests/test_train.py pins the tolerance).
+    """
+    def mapped(*args):
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        sizes = {leaf.shape[ax] for arg, ax in zip(args, axes) if ax is not None for leaf in jax.tree.leaves(arg)}
+        if not squeeze_one or sizes != {1}:
+            return jax.vmap(fn, in_axes=in_axes)(*args)
+        squeezed = [arg if ax is None else jax.tree.map(lambda x: x[0], arg) for arg, ax in zip(args, axes)]
+        return jax.tree.map(lambda x: x[None], fn(*squeezed))
+
+    return mapped
+
+
 def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
     """Run ``epoch_fn(carry, key) -> (carry, info)`` for epochs start..start+n-1; infos stacked over epochs."""
 
@@ -110,8 +129,12 @@ def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
     return jax.lax.scan(body, carry, start_epoch + jnp.arange(n))
 
 
-def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
-    """Pure training functions for demos of ``obs_dim``-dimensional states and ``act_dim``-dimensional actions."""
+def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool = True) -> TrainFns:
+    """Pure training functions for demos of ``obs_dim``-dimensional states and ``act_dim``-dimensional actions.
+
+    ``squeeze_one=False`` vmaps a member axis of size 1 as well (see :func:`map_members`; the results documented
+    before 2026-11-23's squeeze were computed that way).
+    """
     config = config_lib.resolve(config)
     algo = algos.get(config.algo)
     grid = Grid.from_config(config)
@@ -213,7 +236,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
             epoch_fn = functools.partial(model_epoch, model=model, pairs=pairs)
             return _scan_epochs(epoch_fn, model_state, stream_key, state.model_epoch, n)
 
-        model_state, info = jax.vmap(one_model)(state.model, state.model_keys)
+        model_state, info = map_members(one_model, squeeze_one=squeeze_one)(state.model, state.model_keys)
         return state.replace(model=model_state, model_epoch=state.model_epoch + n), info
 
     @functools.partial(jax.jit, static_argnums=2)
@@ -233,7 +256,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int) -> TrainFns:
                                          hp=hp)
             return _scan_epochs(epoch_fn, (params, opt_state, carried), stream_key, state.policy_epoch, n)
 
-        (params, opt_state, carried), info = jax.vmap(one_member, in_axes=(0, 0, 0, axis, 0))(
+        (params, opt_state, carried), info = map_members(one_member, (0, 0, 0, axis, 0), squeeze_one)(
             state.policy_params, state.policy_opt_state, state.policy_keys, model_state, state.hparams)
         state = state.replace(model=carried) if online else state
         return state.replace(policy_params=params, policy_opt_state=opt_state,

@@ -4,6 +4,7 @@ and what training a grid as one program buys.
     python experiments/bench_train.py [--epochs 2] [--seeds 1 3] [--cases maze halfcheetah walker]
                                       [--models diffusion ebm vae gan]
     python experiments/bench_train.py --grid [--lambdas 8] [--grid-sizes 24 48 96] [--cases maze]
+    python experiments/bench_train.py --bounds [--cases maze halfcheetah walker]
 
 Cases (batch 128, timings of whole compiled chunks of epochs, so they include the scan and the shuffling):
     maze        DM hidden 128 on 6+2 dims, policy 3x256, N = 18,525 (the size of the paper's maze.pt)
@@ -18,6 +19,13 @@ cost analysis counts it for the compiled program, times updates/s; "of roofline"
 large float32 matrix multiply measured in the same run (``roofline``: n x n by n x n for n in 1024, 2048, 4096,
 the best of several calls). XLA's cost analysis counts a loop's body once, whatever its trip count, so the count of
 a chunk of epochs is that of one update; ``flops_per_update`` checks this on one and two epochs.
+
+A lone member (the shared diffusion model; a one-seed policy) is trained squeezed, not as a vmapped batch of one
+(``dbc_jax.trainer.map_members``); ``--no-squeeze`` times the vmapped batch of one.
+
+``--bounds``: where a diffusion pretraining update's time goes (the whole update, its forward and backward pass
+alone, gradient clipping and Adam alone), the update time that 75% of the roofline would mean, and the rate of one
+matmul of the policy's hidden layer at batch 128.
 
 ``--grid``: the DBC policy phase of 3 seeds x ``--lambdas`` λ values (24 policies by default) trained as one
 program (``config.grid.coeff``), against the same policies trained one after another (one compiled 1-policy
@@ -35,8 +43,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import dbc_jax
+from dbc_jax import joint_models
 from dbc_jax.joint_models import MODEL_NAMES
 from dbc_jax.train import TrainData, make_train
 
@@ -112,9 +122,9 @@ def timed(step, state, data, epochs):
     return out, first, time.perf_counter() - t0
 
 
-def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion") -> list[dict]:
+def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion", squeeze_one: bool = True) -> list[dict]:
     config, data = case_config(case, num_seeds, model)
-    fns = make_train(config, data.obs.shape[1], data.actions.shape[1])
+    fns = make_train(config, data.obs.shape[1], data.actions.shape[1], squeeze_one=squeeze_one)
     state = fns.init(jax.random.PRNGKey(0), data, fns.grid.hparams())
     per_epoch = fns.updates_per_epoch(data.num_items)
     rows = []
@@ -130,6 +140,85 @@ def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion") -> l
                          compile_s=max(0.0, first - elapsed), flops_per_update=flops,
                          flops_per_s=flops * updates / elapsed))
     return rows
+
+
+def best_seconds(fn, *args, repeats: int = 3) -> float:
+    """The best wall time of ``fn(*args)`` over ``repeats`` calls, after one call that compiles."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bounds(case: str, steps: int) -> dict:
+    """Where a diffusion pretraining update's time goes: milliseconds of the whole update, of its forward and
+    backward pass alone, and of gradient clipping + Adam alone (on fixed gradients), each the mean of ``steps``
+    updates in one ``lax.scan``; and the rate of one matmul of the policy's hidden layer at batch 128."""
+    spec = CASES[case]
+    config, _ = case_config(case, 1)
+    dim = spec["obs_dim"] + spec["act_dim"]
+    model = joint_models.make("diffusion", config.diffusion, spec["obs_dim"], spec["act_dim"], None)
+    tx = joint_models.adam(config.diffusion)
+    state = model.init(jax.random.PRNGKey(0))
+    batches = jax.random.normal(jax.random.PRNGKey(1), (steps, config.diffusion.batch_size, dim))
+    keys = jax.random.split(jax.random.PRNGKey(2), steps)
+
+    def per_update(step, carry):
+        """(milliseconds, XLA's FLOP count) per update: the scan's body is counted once."""
+        scanned = jax.jit(lambda c: jax.lax.scan(step, c, (batches, keys))[0])
+        cost = scanned.lower(carry).compile().cost_analysis()
+        flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
+        return best_seconds(scanned, carry) / steps * 1e3, flops
+
+    def loss(params, x, key):
+        return jnp.mean(model.proxy_loss(params, x, key))
+
+    def forward_backward(total, xs):
+        grads = jax.grad(loss)(state.params, *xs)
+        return total + sum(jnp.sum(g[:1]) for g in jax.tree.leaves(grads)), None  # keep every gradient live
+
+    grads = jax.grad(loss)(state.params, batches[0], keys[0])
+
+    def optimizer(carry, xs):
+        params, opt_state = carry
+        scaled = jax.tree.map(lambda g: g * xs[0][0, 0], grads)  # one pass like a fresh gradient, no backward
+        updates, opt_state = tx.update(scaled, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), None
+
+    width, matmuls = spec["policy"][-1], 100
+    a, b = jnp.ones((matmuls, config.policy.batch_size, width)), jnp.ones((width, width))
+    matmul_s = best_seconds(jax.jit(lambda a, b: jax.lax.map(lambda x: x @ b, a)), a, b, repeats=10)
+    tables = sum(x.size for path, x in jax.tree_util.tree_leaves_with_path(state.params)
+                 if "t_embed" in jax.tree_util.keystr(path))
+    update_ms, update_flops = per_update(lambda s, xs: (model.pretrain_step(s, *xs)[0], None), state)
+    backward_ms, backward_flops = per_update(forward_backward, jnp.zeros(()))
+    return dict(case=case, update_ms=update_ms, update_flops=update_flops, forward_backward_ms=backward_ms,
+                forward_backward_flops=backward_flops,
+                optimizer_ms=per_update(optimizer, (state.params, tx.init(state.params)))[0],
+                params=sum(x.size for x in jax.tree.leaves(state.params)), table_params=tables, policy_width=width,
+                policy_matmul_flops_per_s=2 * a.size * width / matmul_s)
+
+
+def main_bounds(args, peak) -> None:
+    print("Diffusion pretraining, one update (one model), and one matmul of the policy's hidden layer:\n")
+    print("| case | params (of which t-embedding) | update (ms) | of roofline | forward + backward (ms) | "
+          "of roofline | clip + Adam (ms) | update at 75% of roofline (ms) | policy matmul 128 x w x w |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for case in args.cases:
+        r = bounds(case, args.bound_steps)
+
+        def of_peak(flops, ms):
+            return f"{flops / (ms / 1e3) / peak['flops_per_s']:.0%}"
+
+        matmul = r["policy_matmul_flops_per_s"]
+        print(f"| {case} | {r['params'] / 1e6:.2f}M ({r['table_params'] / 1e6:.2f}M) | {r['update_ms']:.2f} | "
+              f"{of_peak(r['update_flops'], r['update_ms'])} | {r['forward_backward_ms']:.2f} | "
+              f"{of_peak(r['forward_backward_flops'], r['forward_backward_ms'])} | {r['optimizer_ms']:.2f} | "
+              f"{r['update_flops'] / (0.75 * peak['flops_per_s']) * 1e3:.2f} | w = {r['policy_width']}: "
+              f"{matmul / 1e9:.0f} GFLOP/s ({matmul / peak['flops_per_s']:.0%}) |", flush=True)
 
 
 def lambda_values(n: int) -> tuple:
@@ -189,6 +278,12 @@ def main():
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--models", nargs="+", default=["diffusion"], choices=MODEL_NAMES,
                         help="joint models (the case sets only the diffusion model's width; the others: defaults)")
+    parser.add_argument("--no-squeeze", action="store_true",
+                        help="vmap a lone member too (a batch of one), as training did before the squeeze")
+    parser.add_argument("--bounds", action="store_true",
+                        help="where the diffusion update's time goes (forward + backward, clip + Adam) and the "
+                             "policy layer's matmul rate")
+    parser.add_argument("--bound-steps", type=int, default=100, help="--bounds: updates per timed scan")
     parser.add_argument("--grid", action="store_true", help="one program for a grid of policies vs one by one")
     parser.add_argument("--lambdas", type=int, default=8, help="--grid: λ values (x 3 seeds)")
     parser.add_argument("--grid-sizes", type=int, nargs="*", default=[], help="--grid: more grid sizes (policies)")
@@ -200,13 +295,15 @@ def main():
     peak = roofline()
     print(f"roofline: {peak['flops_per_s'] / 1e9:.1f} GFLOP/s (float32 {peak['n']} x {peak['n']} matmul, best of "
           "5 calls)\n")
+    if args.bounds:
+        return main_bounds(args, peak)
     print("| case | phase | seeds | updates/s | seed-updates/s | MFLOP per update | GFLOP/s | of roofline | "
           "compile (s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     seen = set()
     for case, model in itertools.product(args.cases, args.models):
         for seeds in args.seeds:
-            for r in bench(case, seeds, args.epochs, model):
+            for r in bench(case, seeds, args.epochs, model, squeeze_one=not args.no_squeeze):
                 key = (r["case"], r["phase"], r["seeds"])
                 if key in seen:  # a shared model's pretraining does not depend on the policy seeds
                     continue

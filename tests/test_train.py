@@ -181,6 +181,29 @@ def test_lambda_grid_in_one_program_and_lambda_zero_is_bc(tmp_path, demos):
         np.testing.assert_array_equal(x, y)  # same inputs, same numbers
 
 
+def test_lone_member_squeezed_computes_the_vmapped_update(tmp_path, demos):
+    """A member axis of size 1 (the shared diffusion model; a one-seed policy) runs squeezed for speed: the same
+    updates as the vmapped program up to float32 rounding. Three BC seeds take the vmapped path either way."""
+    data = demo_data(demos)
+
+    def trained(squeeze_one, **overrides):
+        fns = dbc_jax.make_train(tiny_config(tmp_path, **overrides), 6, 2, squeeze_one=squeeze_one)
+        state = fns.init(jax.random.PRNGKey(1), data, fns.grid.hparams())
+        if fns.model_count:
+            state, _ = fns.model_epochs(state, data, 2)
+        state, info = fns.policy_epochs(state, data, 2)
+        return leaves((state.model, state.policy_params)), info
+
+    (fast, fast_info), (plain, plain_info) = trained(True, num_seeds=1), trained(False, num_seeds=1)
+    assert fast[0].shape[0] == 1 and len(fast) == len(plain)  # the member axis is kept
+    assert any(not np.array_equal(x, y) for x, y in zip(fast, plain))  # not the same program
+    for x, y in zip(fast, plain):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast_info["bc/mse"], plain_info["bc/mse"], rtol=1e-5)
+    for x, y in zip(trained(True, algo="bc")[0], trained(False, algo="bc")[0]):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_grid_run_equals_its_points_run_apart(tmp_path, demos):
     """A grid (lambda x lr) trained and evaluated as one program: each member matches the plain run of its point
     (same keys, same evaluation episodes), and results, metrics and table name the axes."""
