@@ -15,6 +15,13 @@ from dbc_jax.data import Dataset
 from dbc_jax.tasks import get_task
 
 
+def _card_score(card: dict) -> str:
+    """The expert card's headline: success rate for goal tasks, else the deterministic return."""
+    if "success_rate" in card:
+        return f"{card['success_rate']:.0%} success"
+    return f"return {card['deterministic_return_mean']:.0f}"
+
+
 def _load_agent(env_name: str, weights: str = ""):
     """(SAC agent, actor params, card) of the shipped (or given) expert weights."""
     from dbc_jax.experts import sac  # here, not at the top: `python -m dbc_jax.experts.sac` imports this package
@@ -142,8 +149,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         next_obs=np.asarray(next_list, dtype=np.float32),
         rewards=np.asarray(reward_list, dtype=np.float32),
         metadata={"env": env_name,
-                  "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}, "
-                            f"return {card['deterministic_return_mean']:.0f})",
+                  "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}; "
+                            f"{_card_score(card)} on its card's {card['eval_episodes']} evaluation episodes)",
                   "seed": seed, "weights": weights, "expert_sha256": sha, "min_return": min_return,
                   "stochastic": stochastic, "dart_noise": dart_noise, "num_transitions": num_transitions,
                   "last_episode_cut_by": cut,
