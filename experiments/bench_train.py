@@ -207,12 +207,11 @@ def main_bounds(args, peak) -> None:
     print("| case | params (of which t-embedding) | update (ms) | of roofline | forward + backward (ms) | "
           "of roofline | clip + Adam (ms) | update at 75% of roofline (ms) | policy matmul 128 x w x w |")
     print("|---|---|---|---|---|---|---|---|---|")
+    def of_peak(flops, ms):
+        return f"{flops / (ms / 1e3) / peak['flops_per_s']:.0%}"
+
     for case in args.cases:
         r = bounds(case, args.bound_steps)
-
-        def of_peak(flops, ms):
-            return f"{flops / (ms / 1e3) / peak['flops_per_s']:.0%}"
-
         matmul = r["policy_matmul_flops_per_s"]
         print(f"| {case} | {r['params'] / 1e6:.2f}M ({r['table_params'] / 1e6:.2f}M) | {r['update_ms']:.2f} | "
               f"{of_peak(r['update_flops'], r['update_ms'])} | {r['forward_backward_ms']:.2f} | "
