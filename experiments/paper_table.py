@@ -8,7 +8,8 @@ the same task, algorithm, preset and data, so runs made by hand are reused: a fi
 written for the same config) is read, an interrupted one resumed, a missing one trained (``--no-train``: listed as
 missing instead). Rows are (task, data): ``ours`` (the task's expert demos, ``make demos``) or ``paper`` (the
 released file in ``--paper-data``). A cell that cannot exist yet (no released file, no shipped expert) is listed
-with its reason.
+with its reason. A cell whose training fails is listed with its error and the other cells go on; the script then
+writes the table and exits with an error naming the failed cells.
 
 For every cell it records the final evaluation and the best periodic one (each seed's best evaluation during
 training, then mean ± std over seeds: the "best" convention; the paper does not say which it reports), the per-seed
@@ -25,6 +26,7 @@ import json
 import os
 import shlex
 import sys
+import traceback
 
 import numpy as np
 
@@ -177,7 +179,13 @@ def build(args, argv: list[str]) -> dict:
             saved = saved_results(config)
             if saved is None and not args.no_train:
                 print(f"\n== {row_label(task, data)}, {METHODS[method]}: {config.workdir}", flush=True)
-                saved = dbc_jax.train(config, progress=not args.quiet).to_dict()
+                try:
+                    saved = dbc_jax.train(config, progress=not args.quiet).to_dict()
+                except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
+                    traceback.print_exc()
+                    missing.append({**record, "workdir": config.workdir, "failed": True,
+                                    "reason": f"failed: {type(error).__name__}: {error}"})
+                    continue
             if saved is None:
                 missing.append({**record, "workdir": config.workdir,
                                 "reason": "not trained yet (run without --no-train)"})
@@ -317,6 +325,10 @@ def main(argv=None) -> None:
     if table["missing"] or table["unavailable"]:
         print(f"not in the table: {len(table['missing'])} cells missing, "
               f"{len(table['unavailable'])} rows unavailable ({md_path})")
+    failed = [m for m in table["missing"] if m.get("failed")]
+    if failed:
+        raise RuntimeError(f"{len(failed)} cells failed, the others were trained and written: "
+                           + "; ".join(f"{m['task']}:{m['data']} {m['method']} ({m['reason']})" for m in failed))
 
 
 def render(json_path: str) -> str:

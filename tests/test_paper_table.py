@@ -68,6 +68,29 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
         run(tmp_path, *rows, "--no-train", "--readme", str(readme))
 
 
+def test_a_failing_cell_is_listed_and_the_others_still_train(tmp_path, monkeypatch):
+    """A cell whose run raises (here: its demo file is missing) is listed with its error; the table still trains
+    and writes the other cells, and the script ends in an error naming the failed one."""
+    monkeypatch.chdir(tmp_path)
+    real_train = paper_table.dbc_jax.train
+
+    def train(config, progress=True):
+        if config.algo == "dp":
+            config.data.path = str(tmp_path / "missing.npz")
+        return real_train(config, progress)
+
+    monkeypatch.setattr(paper_table.dbc_jax, "train", train)
+    with pytest.raises(RuntimeError, match=r"1 cells failed, the others were trained and written: maze:ours dp "
+                                           r"\(failed: DatasetError: .*missing.npz: file not found\)"):
+        run(tmp_path, "--rows", "maze:ours", "--methods", "dp", "bc")
+    with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
+        table = json.load(f)
+    assert [c["method"] for c in table["cells"]] == ["bc"]
+    assert [(m["method"], m["failed"]) for m in table["missing"]] == [("dp", True)]
+    assert "- Maze (our demos), Diffusion Policy: failed: DatasetError" in (
+        tmp_path / "docs" / "paper_table_smoke.md").read_text()
+
+
 def test_a_bad_row_is_refused_before_any_training():
     with pytest.raises(ValueError, match="--rows maze:theirs: expected <task>:ours or <task>:paper"):
         paper_table.main(["--rows", "maze:theirs"])
