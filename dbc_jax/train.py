@@ -9,8 +9,10 @@ checkpoints after every chunk with orbax, evaluates every member in one evaluato
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import subprocess
 import time
 from typing import NamedTuple
 
@@ -48,6 +50,7 @@ class Results:
     workdir: str
     paths: dict  # config, checkpoints, metrics, learning_curve, results
     timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase, summed over resumed sittings
+    code: list = dataclasses.field(default_factory=list)  # code_version() of each sitting of the run, deduped
 
     @property
     def per_member(self) -> np.ndarray:
@@ -116,8 +119,29 @@ class Results:
         plain = {"per_seed": self.per_seed.tolist(), "mean": self.mean, "std": self.std} if len(points) == 1 else {}
         return {"metric": self.metric, **plain, "grid": self.grid.to_dict(), "per_member": self.per_member.tolist(),
                 "points": points, "evaluation": self.evaluation.to_dict(), "timings": self.timings,
-                "workdir": self.workdir, **({"episodes": {k: v.tolist() for k, v in self.evaluation.episodes.items()}}
-                                            if self.evaluation.episodes is not None else {})}
+                "code": self.code, "workdir": self.workdir,
+                **({"episodes": {k: v.tolist() for k, v in self.evaluation.episodes.items()}}
+                   if self.evaluation.episodes is not None else {})}
+
+
+@functools.lru_cache(maxsize=None)
+def code_version() -> dict:
+    """The code this process runs: dbc_jax's version and, in a git checkout, the commit and whether tracked files
+    differ from it (``dirty``). Computed once, at the first call (a training run's start)."""
+    from dbc_jax import __version__
+
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):  # not a git checkout (an installed package), or no git
+        return {"dbc_jax": __version__, "commit": "", "dirty": False}
+    return {"dbc_jax": __version__, "commit": commit, "dirty": dirty}
 
 
 def default_data_path(config: ConfigDict) -> str:
@@ -356,6 +380,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     updates = fns.updates_per_epoch(data.num_items)
     state = fns.init(jax.random.PRNGKey(config.seed), data, grid.hparams())
     spent = {}  # seconds per phase in earlier sittings (checkpoints written before this field: not counted)
+    code = [code_version()]  # the code of every sitting (checkpoints written before this field: this one only)
     if ckpt.latest_step() is not None:
         _check_same_run(config, read_json(paths["config"]), workdir)
         _, tree, meta = ckpt.restore_intact({"state": state, "normalizer": normalizer},
@@ -366,6 +391,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
                              f"({config.data.path or default_data_path(config)} changed since training)")
         log.truncate(meta["model_epoch"], meta["policy_epoch"])
         spent = meta.get("timings", {})
+        code = meta.get("code", []) + [c for c in code if c not in meta.get("code", [])]
         print(f"Resuming {workdir} at {config.model} epoch {meta['model_epoch']}, "
               f"policy epoch {meta['policy_epoch']}.")
     else:
@@ -379,7 +405,8 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     loggers = tensorboard.RunLoggers(workdir, config, grid, pretrain_updates,
                                      resume_update=done if ckpt.latest_step() is not None else None)
     try:
-        results = _run_phases(workdir, config, task, data, fns, state, ckpt, log, loggers, paths, progress, spent)
+        results = _run_phases(workdir, config, task, data, fns, state, ckpt, log, loggers, paths, progress, spent,
+                              code)
     finally:
         loggers.close()
     return results
@@ -387,9 +414,9 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
 
 def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, fns: TrainFns, state: TrainState,
                 ckpt: Checkpoints, log: MetricsLog, loggers: tensorboard.RunLoggers, paths: dict,
-                progress: bool, spent: dict) -> Results:
+                progress: bool, spent: dict, code: list) -> Results:
     """Phase 1 (the joint model) and phase 2 (the policies, with evaluations) from ``state`` on, then results.
-    ``spent``: seconds per phase of earlier sittings, which the timings add to."""
+    ``spent``: seconds per phase of earlier sittings, which the timings add to; ``code``: every sitting's code."""
     normalizer, grid = data.normalizer, fns.grid
     updates = fns.updates_per_epoch(data.num_items)
     mesh = member_mesh(grid.num_members)
@@ -399,7 +426,8 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
 
     def meta_now(model_s=0.0, policy_s=0.0, evaluation_s=0.0) -> dict:  # this sitting's seconds so far, added
         now = {"model_s": model_s, "policy_s": policy_s, "evaluation_s": evaluation_s}
-        return {**_state_meta(state, config, data), "timings": {k: timings[k] + v for k, v in now.items()}}
+        return {**_state_meta(state, config, data), "timings": {k: timings[k] + v for k, v in now.items()},
+                "code": code}
 
     # Phase 1: joint-model pretraining (none for BC, DP, IBC or the online GAN).
     model_total = config_lib.pretrain_epochs(config)
@@ -466,7 +494,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     if not task.draw_paths:
         paths = {k: v for k, v in paths.items() if k != "trajectories"}  # only tasks that draw paths write it
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
-                      paths=paths, timings=timings)
+                      paths=paths, timings=timings, code=code)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
     plot_evaluation(evaluation, task, workdir, grid,
                     f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")

@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import paper_table  # noqa: E402
+from dbc_jax.train import code_version  # noqa: E402
 
 
 def run(tmp_path, *args):
@@ -36,6 +37,7 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
                                  "std": paper_table.PAPER["maze"][cell["method"]][1]}
         assert cell["command"] == f"make train ENV=maze ALGO={cell['method']} PRESET=smoke"
         assert sum(cell["wall_s"].values()) > 0 and cell["demos_source"]
+        assert cell["code"] == [code_version()] == saved["code"]
     assert {(u["task"], u["reason"]) for u in table["unavailable"]} == {
         ("walker", f"{tmp_path / 'no_such_folder' / 'walker.pt'} not found (--paper-data)"),
         ("fetchpick", "the authors did not release this task's data")}
@@ -44,6 +46,8 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     assert paper_table.render(str(tmp_path / "docs" / "paper_table_smoke.json")) == md_path.read_text()
     bc = table["cells"][0]
     assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
+    commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
+    assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
 
     # Again, training nothing: the finished runs are read, an untrained method is listed as missing.
     stamps = {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json")) for c in table["cells"]}

@@ -3,13 +3,14 @@
 import json
 import os
 import shutil
+import subprocess
 
 import jax
 import numpy as np
 import pytest
 
 import dbc_jax
-from dbc_jax.train import Checkpoints, evaluate_workdir, make_demos, restore_workdir
+from dbc_jax.train import Checkpoints, code_version, evaluate_workdir, make_demos, restore_workdir
 
 
 def tiny_config(tmp_path, **overrides):
@@ -52,6 +53,11 @@ def test_train_writes_workdir_and_evaluates_exactly_n_episodes(reference_run):
     assert r.per_seed.shape == (3,) and np.all((r.per_seed >= 0) & (r.per_seed <= 100))
     for key in ("config", "metrics", "learning_curve", "results", "episodes", "trajectories"):
         assert os.path.exists(r.paths[key]), key
+    # results.json names the code that trained it: this checkout's commit (none outside a git checkout).
+    head = subprocess.run(["git", "-C", os.path.dirname(__file__), "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    assert code_version()["commit"] == (head.stdout.strip() if head.returncode == 0 else "")
+    assert json.load(open(r.paths["results"]))["code"] == [code_version()] == r.code
     # results.json keeps every episode: [seeds, episodes] values whose means are the table's.
     episodes = json.load(open(r.paths["results"]))["episodes"]
     assert np.asarray(episodes["success"]).shape == (3, 4)
@@ -96,7 +102,12 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
         os.makedirs(resumed_dir / "checkpoints")
         shutil.copytree(os.path.join(full.workdir, "checkpoints", str(step)), resumed_dir / "checkpoints" / str(step))
         shutil.copy(os.path.join(full.workdir, "config.json"), resumed_dir / "config.json")
+        meta_path = resumed_dir / "checkpoints" / str(step) / "meta" / "metadata"
+        meta = json.loads(meta_path.read_text())
+        earlier = {"dbc_jax": "0.0.1", "commit": "0" * 40, "dirty": True}  # as if that sitting ran other code
+        meta_path.write_text(json.dumps({**meta, "code": [earlier]}))
         resumed = run(tmp_path, demos, f"resumed_{step}")
+        assert resumed.code == [earlier, code_version()]  # every sitting's code, in order
         a, b = (restore_workdir(w)[1] for w in (full.workdir, resumed.workdir))
         for x, y in zip(leaves(a), leaves(b)):
             np.testing.assert_array_equal(x, y)
