@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -87,6 +88,21 @@ def test_recorded_paths_hold_each_episode_from_its_reset_to_its_end(reference_ru
     ends = paths[np.arange(3)[:, None], np.arange(4), lengths[:, :4]]  # the last observation of each episode
     reached = np.linalg.norm(ends[..., :2] - ends[..., 4:6], axis=-1) <= 0.5
     np.testing.assert_array_equal(reached, result.episodes["success"][:, :4])
+
+
+def test_probe_splits_the_models_loss_over_states_and_actions(reference_run, tmp_path, demos):
+    """experiments/probe_model.py on a DBC run: the state- and action-dimension losses average to the whole, the
+    shuffled-action gap is reported, and a run without a joint model is refused."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    import probe_model
+
+    r = probe_model.probe(reference_run.workdir, pairs=64, draws=2)
+    assert r["pairs"] == 64 and r["model"] == "diffusion"
+    assert (6 * r["state_dims_loss"] + 2 * r["action_dims_loss"]) / 8 == pytest.approx(r["demo_loss"], rel=1e-5)
+    assert np.isfinite(r["shuffled_gap"]) and 0.0 <= r["shuffled_worse"] <= 1.0
+    bc = run(tmp_path, demos, "bc_probe", algo="bc")
+    with pytest.raises(ValueError, match="bc_probe: the run has no joint model to probe \\(algo bc\\)"):
+        probe_model.probe(bc.workdir)
 
 
 def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, demos, reference_run):

@@ -14,13 +14,13 @@ Presets: ``paper`` = the official HandRotate settings (the 2024 reproduction con
 lr 1e-5 for 15,000 epochs, batch 512, 256 negatives, DFO from 1000 candidates. ``quick`` = CPU-sized: a DM of
 hidden 1024 trained 500 epochs at lr 3e-4, 300 policy epochs at lr 1e-3; DP 3 x 512 sampled by 10 DDIM steps, IBC
 2 x 256 from 128 candidates. The DM is wider than the other tasks' quick 256 because the denoiser must carry the
-88-D pairs through its ReLU layers: at 256 its eps-loss on the demos' action dimensions stayed at 0.999 (no better
-than predicting zero; 2000 epochs did not help), so the demos' actions scored no better than shuffled ones and
-DBC's term was zero from the first epoch. At 1024 that loss falls to 0.64 by epoch 300 (docs/results.md, HandRotate).
+88-D pairs through its ReLU layers: at 256 its eps-loss on the demos' action dimensions was 1.000 (no better than
+predicting zero), the demos' actions scored no better than shuffled ones and DBC's term was zero from the first
+epoch; at 1024 that loss is 0.623 (``experiments/probe_model.py``; docs/results.md, HandRotate).
 
 Expected (quick, 3 seeds of config.seed=1, 100 episodes each; measured 2026-11-23 on a 2-core CPU; docs/results.md,
-HandRotate): DBC 96.7 +- 0.9 (about 9 min), BC 96.7 +- 2.5 (4 min), Diffusion Policy 95.3 +- 2.1 (9 min), Implicit
-BC 33.0 +- 3.7 (40 min) success. The paper: 60.1, 57.5, 61.7, 13.8 on its own (unreleased) demos; ours are at our
+HandRotate): DBC 94.7 +- 2.9 (about 19 min), BC 96.7 +- 2.5 (4 min), Diffusion Policy 95.3 +- 2.1 (9 min),
+Implicit BC 33.0 +- 3.7 (40 min) success. The paper: 60.1, 57.5, 61.7, 13.8 on its own (unreleased) demos; ours are at our
 expert's ceiling (about 96%), where DBC and BC cannot differ.
 """
 
