@@ -20,8 +20,8 @@ epoch; at 1024 that loss is 0.623 (``experiments/probe_model.py``; docs/results.
 
 Expected (quick, 3 seeds of config.seed=1, 100 episodes each; measured 2026-11-23 on a 2-core CPU; docs/results.md,
 HandRotate): DBC 94.7 +- 2.9 (about 19 min), BC 96.7 +- 2.5 (4 min), Diffusion Policy 95.3 +- 2.1 (9 min),
-Implicit BC 33.0 +- 3.7 (40 min) success. The paper: 60.1, 57.5, 61.7, 13.8 on its own (unreleased) demos; ours are at our
-expert's ceiling (about 96%), where DBC and BC cannot differ.
+Implicit BC 33.0 +- 3.7 (40 min) success. The paper: 60.1, 57.5, 61.7, 13.8 on its own (unreleased) demos; ours
+are at our expert's ceiling (about 96%), where DBC and BC cannot differ.
 """
 
 from ml_collections import ConfigDict
