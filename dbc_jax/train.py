@@ -294,11 +294,13 @@ def _check_checkpoint_layout(meta: dict, workdir: str) -> None:
 
 
 def config_differences(config: ConfigDict, saved: dict) -> list[str]:
-    """The fields that decide training (the run's joint-model section among the models') in which a resolved
-    ``config`` and a saved ``config.json`` differ."""
+    """The fields that decide training in which a resolved ``config`` and a saved ``config.json`` differ: the
+    joint model's name and section only for a run that uses one, ``dp`` and ``ibc`` only for their algorithm (so a
+    finished BC run stays valid when the task's diffusion model settings change)."""
     current = json.loads(config.to_json())
-    fields = ("env_name", "algo", "seed", "num_seeds", "env", "data", "model", config.model, "policy", "grid", "dp",
-              "ibc")
+    fields = ["env_name", "algo", "seed", "num_seeds", "env", "data", "policy", "grid"]
+    fields += ["model", config.model] if config_lib.uses_joint_model(config) else []
+    fields += [config.algo] if config.algo in ("dp", "ibc") else []
     return [f for f in fields if current.get(f) != saved.get(f)]
 
 

@@ -137,6 +137,25 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(tmp_path, de
             assert resumed.timings["model_s"] == pytest.approx(spent["model_s"], abs=0.5)
 
 
+def test_only_the_sections_a_run_uses_decide_whether_it_is_the_same_run(tmp_path):
+    """A finished BC run stays valid when the task's diffusion model settings change; DBC's does not; the dp and
+    ibc sections count only for their own algorithm."""
+    from dbc_jax.configs import resolve
+    from dbc_jax.train import config_differences
+
+    def differences(algo, section, field, value):
+        saved = json.loads(resolve(tiny_config(tmp_path, algo=algo)).to_json())
+        changed = tiny_config(tmp_path, algo=algo)
+        changed[section][field] = value
+        return config_differences(resolve(changed), saved)
+
+    assert differences("bc", "diffusion", "hidden", 999) == []
+    assert differences("dbc", "diffusion", "hidden", 999) == ["diffusion"]
+    assert differences("dp", "ibc", "num_samples", 7) == [] and differences("dp", "dp", "num_steps", 7) == ["dp"]
+    assert differences("ibc", "ibc", "num_samples", 7) == ["ibc"]
+    assert differences("bc", "policy", "lr", 0.5) == ["policy"]
+
+
 def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos, reference_run):
     a = reference_run
     b = run(tmp_path, demos, "again")
