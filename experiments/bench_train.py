@@ -82,29 +82,38 @@ def case_config(case: str, num_seeds: int, model: str = "diffusion"):
     return config, data
 
 
+def best_seconds(fn, *args, repeats: int = 3) -> float:
+    """The best wall time of ``fn(*args)`` over ``repeats`` calls, after one call that compiles."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def roofline(sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
     """The best FLOP/s of a float32 n x n matmul over ``sizes`` (each the best of ``repeats`` calls)."""
     best = {"flops_per_s": 0.0, "n": 0}
     matmul = jax.jit(jnp.matmul)
     for n in sizes:
         a, b = (jax.random.normal(jax.random.PRNGKey(i), (n, n), jnp.float32) for i in (0, 1))
-        matmul(a, b).block_until_ready()  # compile
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            matmul(a, b).block_until_ready()
-            rate = 2 * n ** 3 / (time.perf_counter() - t0)
-            if rate > best["flops_per_s"]:
-                best = {"flops_per_s": rate, "n": n}
+        rate = 2 * n ** 3 / best_seconds(matmul, a, b, repeats=repeats)
+        if rate > best["flops_per_s"]:
+            best = {"flops_per_s": rate, "n": n}
     return best
+
+
+def compiled_flops(jitted, *args) -> float:
+    """XLA's FLOP count of ``jitted`` compiled for ``args`` (a loop's body counted once)."""
+    cost = jitted.lower(*args).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
 
 
 def flops_per_update(step, state, data) -> float:
     """FLOPs of one update of ``step`` (a chunk of epochs), from XLA's cost analysis of the compiled program."""
-    def count(epochs):
-        cost = step.lower(state, data, epochs).compile().cost_analysis()
-        return float((cost[0] if isinstance(cost, list) else cost)["flops"])
-
-    one, two = count(1), count(2)
+    one, two = compiled_flops(step, state, data, 1), compiled_flops(step, state, data, 2)
     if abs(one - two) > 0.01 * one:  # the count would then scale with the loop's trip count
         raise RuntimeError(f"XLA's FLOP count changed with the epochs ({one:.3g} vs {two:.3g}): not one update")
     return one
@@ -142,17 +151,6 @@ def bench(case: str, num_seeds: int, epochs: int, model: str = "diffusion", sque
     return rows
 
 
-def best_seconds(fn, *args, repeats: int = 3) -> float:
-    """The best wall time of ``fn(*args)`` over ``repeats`` calls, after one call that compiles."""
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def bounds(case: str, steps: int) -> dict:
     """Where a diffusion pretraining update's time goes: milliseconds of the whole update, of its forward and
     backward pass alone, and of gradient clipping + Adam alone (on fixed gradients), each the mean of ``steps``
@@ -169,9 +167,7 @@ def bounds(case: str, steps: int) -> dict:
     def per_update(step, carry):
         """(milliseconds, XLA's FLOP count) per update: the scan's body is counted once."""
         scanned = jax.jit(lambda c: jax.lax.scan(step, c, (batches, keys))[0])
-        cost = scanned.lower(carry).compile().cost_analysis()
-        flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
-        return best_seconds(scanned, carry) / steps * 1e3, flops
+        return best_seconds(scanned, carry) / steps * 1e3, compiled_flops(scanned, carry)
 
     def loss(params, x, key):
         return jnp.mean(model.proxy_loss(params, x, key))
