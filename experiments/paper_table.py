@@ -70,6 +70,9 @@ PROTOCOL_NOTE = ("Evaluation: {episodes} complete episodes per seed from fixed r
                  "The official loop averages whichever episodes finish first in 10 parallel envs, which favours "
                  "short (successful) ones, and feeds the first observation of each evaluation un-normalized "
                  "(official_dbc_spec.md section 5); neither is reproduced.")
+SHARED_MODEL_NOTE = ("DBC: a run's three seeds share one pretrained diffusion model, as in the paper, so a DBC cell's ± is "
+                     "the policies' spread around one draw of that model; the draw moves DBC by more than that "
+                     "(docs/results.md, FetchPick: \"How much the diffusion model's draw matters\").")
 PRESET_NOTE = {"quick": "`quick` preset: CPU-sized training (each config's docstring says what it shrinks), not the "
                         "paper's epochs and widths.",
                "smoke": "`smoke` preset: toy sizes that check the pipeline; the numbers mean nothing.",
@@ -197,7 +200,8 @@ def build(args, argv: list[str]) -> dict:
             "episodes_per_seed": episodes, "hardware": hardware(),
             "written": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
             "command": " ".join(["python experiments/paper_table.py"] + [shlex.quote(a) for a in argv]),
-            "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset]},
+            "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset],
+                      "shared_model": SHARED_MODEL_NOTE},
             "rows": [[task, data] for task, data in rows if not unavailable(task, data, args.paper_data)],
             "cells": cells, "missing": missing, "unavailable": unavailable_rows}
 
@@ -233,6 +237,8 @@ def headline(table: dict, kind: str = "final") -> str:
 
 def footnotes(table: dict) -> list[str]:
     notes = [table["notes"]["protocol"], table["notes"]["preset"]]
+    if any(c["method"] == "dbc" for c in table["cells"]):
+        notes.append(table["notes"]["shared_model"])
     for task, data in dict.fromkeys((c["task"], c["data"]) for c in table["cells"]):
         if data == "ours":
             source = next(c["demos_source"] for c in table["cells"] if (c["task"], c["data"]) == (task, data))

@@ -46,6 +46,7 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     assert paper_table.render(str(tmp_path / "docs" / "paper_table_smoke.json")) == md_path.read_text()
     bc = table["cells"][0]
     assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
+    assert paper_table.SHARED_MODEL_NOTE in md_path.read_text()  # a DBC cell: its seeds share one model
     commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
     assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
 
@@ -91,8 +92,9 @@ def test_a_failing_cell_is_listed_and_the_others_still_train(tmp_path, monkeypat
         table = json.load(f)
     assert [c["method"] for c in table["cells"]] == ["bc"]
     assert [(m["method"], m["failed"]) for m in table["missing"]] == [("dp", True)]
-    assert "- Maze (our demos), Diffusion Policy: failed: DatasetError" in (
-        tmp_path / "docs" / "paper_table_smoke.md").read_text()
+    markdown = (tmp_path / "docs" / "paper_table_smoke.md").read_text()
+    assert "- Maze (our demos), Diffusion Policy: failed: DatasetError" in markdown
+    assert paper_table.SHARED_MODEL_NOTE not in markdown  # no DBC cell, no note about its shared model
 
 
 def test_a_bad_row_is_refused_before_any_training():

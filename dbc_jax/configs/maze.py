@@ -13,7 +13,9 @@ Run:
 
 Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; measured
 2026-11-22 on a 2-core CPU, see docs/results.md for the 1000-episode re-evaluation):
-    quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes.
+    quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes. Since b022511
+                            (2026-11-23) DBC gives 89.3 +- 5.2: the shared diffusion model's pretraining differs in
+                            float32 rounding, and DBC moves with that model's draw (docs/results.md, top).
                             DP 92.7 +- 2.1 (ALGO=dp; about 20 minutes, 7 of them DDPM evaluation).
                             IBC 83.0 +- 3.6 (ALGO=ibc; about 40 minutes). The paper: DP 95.5, IBC 78.3.
     quick on maze.pt:       DBC 93.3 +- 1.9, BC 93.3 +- 3.1.
