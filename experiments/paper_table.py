@@ -180,6 +180,8 @@ def build(args, argv: list[str]) -> dict:
             record = {"task": task, "data": data, "method": method, "metric": get_task(task).metric,
                       "command": command(task, data, method, args.preset, args.seed, overrides),
                       "paper": dict(zip(("mean", "std"), PAPER[task][method]))}
+            if method == "dbc":  # whether its seeds share one pretrained model (the footnote says what that means)
+                record["shared_model"] = bool(config[config.model].shared)
             saved = saved_results(config)
             if saved is None and not args.no_train:
                 print(f"\n== {row_label(task, data)}, {METHODS[method]}: {config.workdir}", flush=True)
@@ -237,7 +239,7 @@ def headline(table: dict, kind: str = "final") -> str:
 
 def footnotes(table: dict) -> list[str]:
     notes = [table["notes"]["protocol"], table["notes"]["preset"]]
-    if any(c["method"] == "dbc" for c in table["cells"]):
+    if any(c["method"] == "dbc" and c["shared_model"] for c in table["cells"]):
         notes.append(table["notes"]["shared_model"])
     for task, data in dict.fromkeys((c["task"], c["data"]) for c in table["cells"]):
         if data == "ours":

@@ -46,6 +46,7 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     assert paper_table.render(str(tmp_path / "docs" / "paper_table_smoke.json")) == md_path.read_text()
     bc = table["cells"][0]
     assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
+    assert [c.get("shared_model") for c in table["cells"]] == [None, True]  # recorded for DBC cells only
     assert paper_table.SHARED_MODEL_NOTE in md_path.read_text()  # a DBC cell: its seeds share one model
     commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
     assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
@@ -87,14 +88,14 @@ def test_a_failing_cell_is_listed_and_the_others_still_train(tmp_path, monkeypat
     monkeypatch.setattr(paper_table.dbc_jax, "train", train)
     with pytest.raises(RuntimeError, match=r"1 cells failed, the others were trained and written: maze:ours dp "
                                            r"\(failed: DatasetError: .*missing.npz: file not found\)"):
-        run(tmp_path, "--rows", "maze:ours", "--methods", "dp", "bc")
+        run(tmp_path, "--rows", "maze:ours", "--methods", "dp", "dbc", "--set", "diffusion.shared=False")
     with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
         table = json.load(f)
-    assert [c["method"] for c in table["cells"]] == ["bc"]
+    assert [(c["method"], c["shared_model"]) for c in table["cells"]] == [("dbc", False)]
     assert [(m["method"], m["failed"]) for m in table["missing"]] == [("dp", True)]
     markdown = (tmp_path / "docs" / "paper_table_smoke.md").read_text()
     assert "- Maze (our demos), Diffusion Policy: failed: DatasetError" in markdown
-    assert paper_table.SHARED_MODEL_NOTE not in markdown  # no DBC cell, no note about its shared model
+    assert paper_table.SHARED_MODEL_NOTE not in markdown  # DBC with one model per seed: no note about a shared one
 
 
 def test_a_bad_row_is_refused_before_any_training():
