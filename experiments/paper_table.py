@@ -70,8 +70,8 @@ PROTOCOL_NOTE = ("Evaluation: {episodes} complete episodes per seed from fixed r
                  "The official loop averages whichever episodes finish first in 10 parallel envs, which favours "
                  "short (successful) ones, and feeds the first observation of each evaluation un-normalized "
                  "(official_dbc_spec.md section 5); neither is reproduced.")
-SHARED_MODEL_NOTE = ("DBC: a run's three seeds share one pretrained diffusion model, as in the paper, so a DBC cell's ± is "
-                     "the policies' spread around one draw of that model; the draw moves DBC by more than that "
+SHARED_MODEL_NOTE = ("DBC: a run's three seeds share one pretrained diffusion model, as in the paper, so a DBC cell's "
+                     "± is the policies' spread around one draw of that model; the draw moves DBC by more than that "
                      "(docs/results.md, FetchPick: \"How much the diffusion model's draw matters\").")
 PRESET_NOTE = {"quick": "`quick` preset: CPU-sized training (each config's docstring says what it shrinks), not the "
                         "paper's epochs and widths.",

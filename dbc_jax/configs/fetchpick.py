@@ -13,15 +13,14 @@ Presets: ``paper`` = DM hidden 1024, 10000 epochs, lr 1e-3; policy 2 x 750, lr 5
 1e-4 for 300 epochs the policy underfits: 43% success, stopping short of the goal with the block in hand).
 
 Expected (success rate over 100 episodes per seed at noise 1.25, mean +- std over the 3 seeds of config.seed=1;
-quick preset, measured 2026-11-22 on a 2-core CPU, BC and DBC trained side by side):
-    DBC 84.0 +- 2.4 (about 16 min), BC 70.0 +- 4.3 (about 12 min).
-    Since b022511 (2026-11-23) DBC gives 74.7 +- 3.3: the shared diffusion model's pretraining differs in float32
-    rounding, and DBC moves with that model's draw. Ten seeds with a model each (--config.num_seeds=10
+quick preset on a 2-core CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md):
+    DBC 74.7 +- 3.3, BC 70.0 +- 4.3, DP 98.3 +- 0.9 (ALGO=dp), IBC 34.3 +- 9.2 (ALGO=ibc).
+    DBC moves with the draw of its shared diffusion model: before b022511 (2026-11-23, which changed that model's
+    pretraining in float32 rounding) it gave 84.0 +- 2.4. Ten seeds with a model each (--config.num_seeds=10
     --config.diffusion.shared=False): DBC 82.8 +- 6.8, BC 72.4 +- 4.2 (docs/results.md, FetchPick).
-    At noise 2: DBC 59.0 +- 1.4, BC 42.7 +- 4.7 (experiments/generalization.py; docs/results.md, FetchPick).
-    Baselines: DP 98.3 +- 0.9 (ALGO=dp, about 6 min), IBC 34.3 +- 9.2 (ALGO=ibc, about 24 min).
-    The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9, IBC 69.4 (its demos, unpublished, come from the
-    same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
+    At noise 2, before b022511: DBC 59.0 +- 1.4, BC 42.7 +- 4.7 (experiments/generalization.py; docs/results.md).
+    The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9 +- 3.4, IBC 69.4 +- 7.3 (its demos, unpublished, come
+    from the same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
     lambda from 0 to 10 and the normalization term: `make sweep` (docs/results.md, "λ and the normalization term").
 """
 

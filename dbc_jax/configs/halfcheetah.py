@@ -11,13 +11,13 @@ Presets: ``paper`` = DM hidden 1024, 8000 epochs, lr 2e-4; policy 2 x 256, lr 2e
 1000 epochs. ``quick`` = the same policy training with a DM of hidden 256 trained 500 epochs at lr 1e-3 (the
 1024-wide DM's 312k paper updates take hours on 2 CPU cores; docs/speed.md) and 300 policy epochs.
 
-Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset, measured
-2026-11-22 on a 2-core CPU, about 10 min for DBC and 4 min for BC):
-    on halfcheetah.pt:   DBC 4825.8 +- 92.4, BC 4613.4 +- 99.3 (BC at DBC's lr 2e-4: 4815.2 +- 43.7).
-    on our demos:        DBC 5079.2 +- 21.7, BC 4855.1 +- 255.6 (the demos' own return: 5142).
-    The paper reports DBC 4909.5 +- 73.0 and BC 4873.3 +- 69.7.
-    Baselines on halfcheetah.pt: DP 4362.3 +- 23.2 (ALGO=dp, ~13 min), IBC -54.6 +- 428.4 (ALGO=ibc, ~24 min);
-    the paper: DP 4650.3 +- 59.9, IBC 1563.6 +- 486.8.
+Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset on a 2-core
+CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md):
+    on halfcheetah.pt:   DBC 4884.4 +- 57.3, BC 4613.4 +- 99.3, DP 4362.3 +- 23.2 (ALGO=dp), IBC -87.8 +- 423.8
+                         (ALGO=ibc). BC at DBC's lr 2e-4: 4815.2 +- 43.7 (docs/results.md).
+    on our demos:        DBC 5091.1 +- 15.3, BC 4855.1 +- 255.6, DP 4613.8 +- 28.8, IBC 2578.4 +- 86.2 (the demos'
+                         own return: 5142).
+    The paper reports DBC 4909.5 +- 73.0, BC 4873.3 +- 69.7, DP 4650.3 +- 59.9, IBC 1563.6 +- 486.8.
 """
 
 from dbc_jax.configs._locomotion import locomotion_config

@@ -18,10 +18,11 @@ hidden 1024 trained 500 epochs at lr 3e-4, 300 policy epochs at lr 1e-3; DP 3 x 
 predicting zero), the demos' actions scored no better than shuffled ones and DBC's term was zero from the first
 epoch; at 1024 that loss is 0.623 (``experiments/probe_model.py``; docs/results.md, HandRotate).
 
-Expected (quick, 3 seeds of config.seed=1, 100 episodes each; measured 2026-11-23 on a 2-core CPU; docs/results.md,
-HandRotate): DBC 94.7 +- 2.9 (about 19 min), BC 96.7 +- 2.5 (4 min), Diffusion Policy 95.3 +- 2.1 (9 min),
-Implicit BC 33.0 +- 3.7 (40 min) success. The paper: 60.1, 57.5, 61.7, 13.8 on its own (unreleased) demos; ours
-are at our expert's ceiling (about 96%), where DBC and BC cannot differ.
+Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset on
+a 2-core CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md):
+    DBC 94.7 +- 2.9, BC 96.7 +- 2.5, Diffusion Policy 95.3 +- 2.1 (ALGO=dp), Implicit BC 33.0 +- 3.7 (ALGO=ibc).
+    The paper: DBC 60.1 +- 4.4, BC 57.5 +- 4.7, DP 61.7 +- 4.1, IBC 13.8 +- 3.7, on its own (unreleased) demos; ours
+    are at our expert's ceiling (about 96%), where DBC and BC cannot differ (docs/results.md, HandRotate).
 """
 
 from ml_collections import ConfigDict

@@ -11,16 +11,17 @@ Run:
                                          # docs/results.md, "The generative-model ablation"; quick: 17 min on 2 cores)
     ... ARGS="--config.data.path=.../dbc_paper/maze.pt"   # the paper's demos instead of ours
 
-Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; measured
-2026-11-22 on a 2-core CPU, see docs/results.md for the 1000-episode re-evaluation):
-    quick on our demos:     DBC 92.7 +- 1.2 (bar: >= 85), BC 93.0 +- 2.9; about 4 and 2 minutes. Since b022511
-                            (2026-11-23) DBC gives 89.3 +- 5.2: the shared diffusion model's pretraining differs in
-                            float32 rounding, and DBC moves with that model's draw (docs/results.md, top).
-                            DP 92.7 +- 2.1 (ALGO=dp; about 20 minutes, 7 of them DDPM evaluation).
-                            IBC 83.0 +- 3.6 (ALGO=ibc; about 40 minutes). The paper: DP 95.5, IBC 78.3.
-    quick on maze.pt:       DBC 93.3 +- 1.9, BC 93.3 +- 3.1.
-    paper on maze.pt:       DBC 93.3 +- 0.5 (73 min), BC 92.7 +- 1.7 (26 min).
-    The paper reports DBC 95.4 +- 1.7 and BC 92.1 +- 3.6.
+Expected (success rate over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1, on a 2-core CPU;
+quick rows: the current code, commands, wall times and dates: docs/paper_table_quick.md):
+    quick on our demos:     DBC 89.3 +- 5.2 (bar: >= 85), BC 93.0 +- 2.9, DP 92.7 +- 2.1 (ALGO=dp),
+                            IBC 83.0 +- 3.6 (ALGO=ibc).
+    quick on maze.pt:       DBC 92.7 +- 2.1, BC 93.3 +- 3.1, DP 92.0 +- 0.8, IBC 83.3 +- 1.7.
+    paper on maze.pt:       DBC 93.3 +- 0.5 (73 min), BC 92.7 +- 1.7 (26 min); measured 2026-11-22, DBC before b022511
+                            (docs/results.md, with the 1000-episode re-evaluation).
+    DBC moves with the draw of its shared diffusion model by more than its seeds' spread: before b022511 (2026-11-23,
+    which changed that model's pretraining in float32 rounding) quick on our demos gave 92.7 +- 1.2
+    (docs/results.md, top).
+    The paper reports DBC 95.4 +- 1.7, BC 92.1 +- 3.6, DP 95.5 +- 1.9, IBC 78.3 +- 6.0.
 """
 
 from ml_collections import ConfigDict

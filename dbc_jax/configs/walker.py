@@ -14,13 +14,12 @@ Our demos: 20 episodes of the SAC expert's mean action, executed with N(0, 0.2^2
 the labels stay clean); not the paper's 5, because from 5 episodes of our deterministic expert the policies fall
 (docs/results.md: 5 episodes of sampled actions gave BC 1167, 5 DART episodes 2450, 20 DART episodes 4642).
 
-Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset, measured
-2026-11-22 on a 2-core CPU, about 15-27 min per run with other jobs sharing the cores):
-    on walker.pt (300 policy epochs, as above):  DBC 5909.9 +- 470.1, BC 5934.3 +- 647.9.
-    on our demos:        DBC 5230.8 +- 136.2 (23 min), BC 4641.6 +- 667.8 (13 min), measured 2026-11-23.
-    The paper reports DBC 7034.6 +- 33.7 and BC 6954.4 +- 73.5.
-    Baselines on walker.pt: DP 4464.3 +- 332.1 (ALGO=dp, ~20 min), IBC 525.1 +- 65.8 (ALGO=ibc, ~26 min);
-    the paper: DP 6479.1 +- 238.6, IBC 839.8 +- 104.2.
+Expected (return over 100 episodes per seed, mean +- std over the 3 seeds of config.seed=1; quick preset on a 2-core
+CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md):
+    on walker.pt (300 policy epochs, as above):  DBC 5846.8 +- 480.5, BC 5934.3 +- 647.9, DP 4464.3 +- 332.1 (ALGO=dp),
+                                                 IBC 558.9 +- 116.0 (ALGO=ibc).
+    on our demos:        DBC 5206.4 +- 152.6, BC 4641.6 +- 667.8, DP 4712.9 +- 362.2, IBC 1321.6 +- 95.9.
+    The paper reports DBC 7034.6 +- 33.7, BC 6954.4 +- 73.5, DP 6479.1 +- 238.6, IBC 839.8 +- 104.2.
 """
 
 from dbc_jax.configs._locomotion import locomotion_config
