@@ -61,6 +61,8 @@ ROW_SETTINGS = {("walker", "paper"): ["policy.epochs=300"]}
 # What differs from the paper's protocol, per row (the table's footnotes).
 ROW_NOTES = {
     "ours": "our demos, from the {source}; the authors' {what}",
+    "ours:unnamed": "our demos (their file is not here to name the expert that made them: `make demos ENV={task}`); "
+                    "the authors' {what}",
     "walker:ours": "20 demo episodes with DART noise σ 0.2 (clean labels), not the paper's 5: from 5 episodes of our "
                    "expert the policies fall (docs/results.md, HalfCheetah and Walker2d)",
     "handrotate:ours": "demos counted in transitions (10,000, the size of the authors' hand.pt); episodes end on "
@@ -153,7 +155,9 @@ def collect(config, saved: dict) -> dict:
         from dbc_jax.data import load_dataset
         from dbc_jax.train import default_data_path
 
-        data_meta = load_dataset(default_data_path(config)).metadata
+        path = default_data_path(config)
+        if os.path.exists(path):  # a finished run no longer needs its demo file; a copy of runs/ may come without it
+            data_meta = load_dataset(path).metadata
     from dbc_jax.checkpoint import Checkpoints
 
     ckpt = Checkpoints(workdir)
@@ -243,10 +247,13 @@ def footnotes(table: dict) -> list[str]:
         notes.append(table["notes"]["shared_model"])
     for task, data in dict.fromkeys((c["task"], c["data"]) for c in table["cells"]):
         if data == "ours":
-            source = next(c["demos_source"] for c in table["cells"] if (c["task"], c["data"]) == (task, data))
+            source = next((c["demos_source"] for c in table["cells"]
+                           if (c["task"], c["data"]) == (task, data) and c["demos_source"]), "")
             what = ("data for this task were not released" if task not in RELEASED
                     else "released file is the paper's-data row")
-            notes.append(f"{row_label(task, data)}: " + ROW_NOTES["ours"].format(source=source, what=what)
+            note = (ROW_NOTES["ours"].format(source=source, what=what) if source
+                    else ROW_NOTES["ours:unnamed"].format(task=task, what=what))
+            notes.append(f"{row_label(task, data)}: " + note
                          + (f"; {ROW_NOTES[task + ':ours']}" if task + ":ours" in ROW_NOTES else "") + ".")
     return notes
 

@@ -51,8 +51,12 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
     assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
 
-    # Again, training nothing: the finished runs are read, an untrained method is listed as missing.
+    # Again, training nothing and without the demo file (a copy of runs/ alone): the finished runs are read, the
+    # footnote says it cannot name their expert, and an untrained method is listed as missing.
     stamps = {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json")) for c in table["cells"]}
+    assert "from the dbc_jax scripted waypoint expert" in md_path.read_text()
+    (demo_file,) = (tmp_path / "data").glob("maze_expert_*.npz")
+    os.remove(demo_file)
     again = run(tmp_path, *rows, "--methods", "bc", "dbc", "dp", "--no-train")
     assert [c["final"] for c in again["cells"]] == [c["final"] for c in table["cells"]]
     assert stamps == {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json"))
@@ -60,6 +64,8 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     assert [(m["method"], m["reason"]) for m in again["missing"]] == [("dp", "not trained yet (run without "
                                                                              "--no-train)")]
     assert "- Maze (our demos), Diffusion Policy: not trained yet" in md_path.read_text()
+    assert ("Maze (our demos): our demos (their file is not here to name the expert that made them: `make demos "
+            "ENV=maze`)") in md_path.read_text()
 
     # The README's block is replaced by the final-evaluation table; a README without the block is refused.
     readme = tmp_path / "README.md"
