@@ -298,10 +298,18 @@ def config_differences(config: ConfigDict, saved: dict) -> list[str]:
     joint model's name and section only for a run that uses one, ``dp`` and ``ibc`` only for their algorithm (so a
     finished BC run stays valid when the task's diffusion model settings change)."""
     current = json.loads(config.to_json())
+    saved_path = saved.get("data", {}).get("path", "")
+    if saved_path != current["data"]["path"] and _same_file(saved_path, current["data"]["path"]):
+        saved = {**saved, "data": {**saved["data"], "path": current["data"]["path"]}}
     fields = ["env_name", "algo", "seed", "num_seeds", "env", "data", "policy", "grid"]
     fields += ["model", config.model] if config_lib.uses_joint_model(config) else []
     fields += [config.algo] if config.algo in ("dp", "ibc") else []
     return [f for f in fields if current.get(f) != saved.get(f)]
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two spellings of one data file (a moved checkout, a symlink, ``..``): a run stays the same run."""
+    return bool(a) and bool(b) and not a.startswith("minari:") and os.path.realpath(a) == os.path.realpath(b)
 
 
 def _check_same_run(config: ConfigDict, saved: dict, workdir: str) -> None:

@@ -155,6 +155,20 @@ def test_only_the_sections_a_run_uses_decide_whether_it_is_the_same_run(tmp_path
     assert differences("ibc", "ibc", "num_samples", 7) == ["ibc"]
     assert differences("bc", "policy", "lr", 0.5) == ["policy"]
 
+    # The same data file under another spelling (a checkout elsewhere, a symlink, "..") is the same run.
+    def with_data(path):
+        config = tiny_config(tmp_path, algo="bc")
+        config.data.path = str(path)
+        return resolve(config)
+
+    (tmp_path / "demos.npz").write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "link")
+    saved = json.loads(with_data(tmp_path / "demos.npz").to_json())
+    assert config_differences(with_data(tmp_path / "link" / "demos.npz"), saved) == []
+    assert config_differences(with_data(tmp_path / "sub" / ".." / "demos.npz"), saved) == []
+    assert config_differences(with_data(tmp_path / "other.npz"), saved) == ["data"]
+
 
 def test_same_seed_same_numbers_and_a_different_config_is_refused(tmp_path, demos, reference_run):
     a = reference_run
