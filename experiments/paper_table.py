@@ -265,6 +265,10 @@ def code_text(code: list) -> str:
     return " + ".join(f"{c['commit'][:7]}{'*' if c['dirty'] else ''}" if c["commit"] else "unknown" for c in code)
 
 
+def total_wall(table: dict) -> float:
+    return sum(sum(c["wall_s"].values()) for c in table["cells"])
+
+
 def markdown(table: dict) -> str:
     metric_text = "success rate (%) for Maze, FetchPick, HandRotate and AntReach, return for HalfCheetah and Walker2d"
     out = [f"# The paper's main table, preset `{table['preset']}`", "",
@@ -272,6 +276,9 @@ def markdown(table: dict) -> str:
            f"{table['written']}; do not edit by hand.", "",
            f"{table['seeds']}; {table['episodes_per_seed']} evaluation episodes per seed; mean ± std over the seeds; "
            f"{metric_text}; the paper's number in parentheses. Hardware: {table['hardware']}.", "",
+           f"The cells below took {duration(total_wall(table))} of training and evaluation in all"
+           + ("" if all(c["wall_complete"] for c in table["cells"]) else
+              " (at least: the cells marked ≥ hold only their last sitting)") + ".", "",
            "## Final evaluation", "", headline(table, "final"), "",
            "## Best periodic evaluation", "",
            "Each seed's best evaluation during training (the final one included), then mean ± std over seeds.", "",

@@ -48,6 +48,9 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
     assert [c.get("shared_model") for c in table["cells"]] == [None, True]  # recorded for DBC cells only
     assert paper_table.SHARED_MODEL_NOTE in md_path.read_text()  # a DBC cell: its seeds share one model
+    total = sum(sum(c["wall_s"].values()) for c in table["cells"])
+    assert f"The cells below took {paper_table.duration(total)} of training and evaluation in all." in (
+        md_path.read_text())
     commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
     assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
 
