@@ -155,7 +155,7 @@ def test_only_the_sections_a_run_uses_decide_whether_it_is_the_same_run(tmp_path
     assert differences("ibc", "ibc", "num_samples", 7) == ["ibc"]
     assert differences("bc", "policy", "lr", 0.5) == ["policy"]
 
-    # The same data file under another spelling (a checkout elsewhere, a symlink, "..") is the same run.
+    # The same data file under another spelling (a symlink, "..", another checkout leading to it) is the same run.
     def with_data(path):
         config = tiny_config(tmp_path, algo="bc")
         config.data.path = str(path)
