@@ -309,7 +309,7 @@ def config_differences(config: ConfigDict, saved: dict) -> list[str]:
 
 def _same_file(a: str, b: str) -> bool:
     """Two spellings of one existing data file (a symlink, ``..``, another checkout whose path leads to the same file):
-    a run stays the same run. A moved checkout whose old path is gone does not match (the old file cannot be checked)."""
+    a run stays the same run. A moved checkout whose old path is gone does not match (that file cannot be checked)."""
     return bool(a) and bool(b) and not a.startswith("minari:") and os.path.realpath(a) == os.path.realpath(b)
 
 
