@@ -20,6 +20,10 @@ def _read(path):
         return f.read()
 
 
+def _results_pages():
+    return _read("docs/results.md") + _read("docs/paper_table_quick.md")
+
+
 def _results_section():
     return _read("README.md").split("## Results", 1)[1].split("\n## ", 1)[0]
 
@@ -36,7 +40,7 @@ def test_the_readme_table_is_the_complete_generated_one():
 def test_every_other_readme_number_is_on_a_results_page():
     section = _results_section()
     prose = section.split(paper_table.README_START, 1)[0] + section.split(paper_table.README_END, 1)[1]
-    pages = _read("docs/results.md") + _read("docs/paper_table_quick.md")
+    pages = _results_pages()
     numbers = re.findall(NUMBER, prose)
     assert numbers  # the paragraph on the diffusion model's draw
     for number in numbers:
@@ -44,7 +48,7 @@ def test_every_other_readme_number_is_on_a_results_page():
 
 
 def test_every_expected_result_in_a_config_is_on_a_results_page():
-    pages = _read("docs/results.md") + _read("docs/paper_table_quick.md")
+    pages = _results_pages()
     for task in TASKS:
         doc = importlib.import_module(f"dbc_jax.configs.{task}").__doc__
         expected = doc.split("Expected (", 1)[1]
