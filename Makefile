@@ -15,7 +15,7 @@ TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization paper-table ablation-models sweep manifold clean
+.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization paper-table compare ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -35,6 +35,9 @@ help:  ## list the targets
 	@echo "  make bench [BENCH=train|expert|policy|eval]      speed benchmarks (experiments/bench_<BENCH>.py)"
 	@echo "  make generalization [PRESET=quick]               FetchPick: train at noise 1.25, evaluate at 1..2 (table + plot)"
 	@echo "  make paper-table [PRESET=quick] [ARGS='--no-train']  the paper's main table: every task x method (docs/paper_table_*)"
+	@echo "  make compare [PRESET=quick] [ARGS='--no-train --readme README.md']"
+	@echo "                                                   does DBC beat each baseline? 10 independent runs per cell"
+	@echo "                                                   (IBC 5), intervals (rliable): docs/compare_*.{json,md,png}"
 	@echo "  make ablation-models [PRESET=quick]              Maze: DM, EBM, VAE, GAN in DBC's term, with/without BC, and BC"
 	@echo "  make sweep ENV=maze ARGS='--grid diffusion.coeff=0,0.1,1,10 [--grid diffusion.term=hinge,agent]'"
 	@echo "                                                   a grid of config fields, vmapped in one program (table + plot)"
@@ -85,6 +88,9 @@ generalization: install
 
 paper-table: install
 	$(PY) experiments/paper_table.py --preset $(PRESET) $(ARGS)
+
+compare: install
+	$(PY) experiments/compare.py --preset $(PRESET) $(ARGS)
 
 ablation-models: install
 	$(PY) experiments/ablation_models.py --preset $(PRESET) $(ARGS)

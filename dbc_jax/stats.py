@@ -1,0 +1,69 @@
+"""Interval estimates for comparing methods over independent runs, from rliable (Agarwal et al., "Deep RL at the
+edge of the statistical precipice", NeurIPS 2021): mean and interquartile mean (IQM) with stratified-bootstrap
+confidence intervals, the probability of improvement, and performance profiles. Nothing here is computed by
+hand; these functions only shape our scores for rliable and its results for JSON.
+
+Scores are arrays ``[runs, tasks]`` (one column for a single cell). rliable's bootstrap resamples runs with numpy's
+global generator (its ``random_state`` argument does not reach the resampling), so every function here seeds that
+generator with its ``seed`` first: the same scores and seed give the same intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rliable import library as rly
+from rliable import metrics
+
+CONFIDENCE = 0.95
+METHOD = "percentile"  # rliable's default interval: the bootstrap distribution's 2.5th and 97.5th percentiles
+
+
+def _columns(scores) -> np.ndarray:
+    scores = np.asarray(scores, np.float64)
+    scores = scores[:, None] if scores.ndim == 1 else scores
+    if scores.ndim != 2 or scores.shape[0] < 2 or not np.all(np.isfinite(scores)):
+        raise ValueError(f"scores: expected finite [runs >= 2, tasks], got shape {scores.shape}")
+    return scores
+
+
+def mean_and_iqm(scores, reps: int, seed: int) -> dict:
+    """Mean and IQM over runs (and tasks) with their 95% stratified-bootstrap intervals (runs resampled within
+    each task). ``scores``: [runs] or [runs, tasks]."""
+    scores = _columns(scores)
+
+    def aggregates(x):
+        return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
+
+    np.random.seed(seed)
+    point, interval = rly.get_interval_estimates({"x": scores}, aggregates, method=METHOD, reps=reps,
+                                                 confidence_interval_size=CONFIDENCE)
+    (mean, iqm), ((mean_lo, iqm_lo), (mean_hi, iqm_hi)) = point["x"], interval["x"]
+    return {"mean": float(mean), "mean_ci": [float(mean_lo), float(mean_hi)],
+            "iqm": float(iqm), "iqm_ci": [float(iqm_lo), float(iqm_hi)]}
+
+
+def probability_of_improvement(x, y, reps: int, seed: int) -> dict:
+    """P(X > Y): the chance that a run of X scores above a run of Y (ties count half; the Mann-Whitney U statistic
+    over runs, averaged over tasks), with its 95% stratified-bootstrap interval. ``x``, ``y``: [runs] or
+    [runs, tasks], the same tasks in the same order (their run counts may differ)."""
+    x, y = _columns(x), _columns(y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"probability of improvement: {x.shape[1]} tasks against {y.shape[1]}")
+    np.random.seed(seed)
+    point, interval = rly.get_interval_estimates({"x,y": (x, y)}, metrics.probability_of_improvement,
+                                                 method=METHOD, reps=reps, confidence_interval_size=CONFIDENCE)
+    lo, hi = np.ravel(interval["x,y"])
+    return {"p": float(point["x,y"]), "ci": [float(lo), float(hi)]}
+
+
+def performance_profiles(score_dict: dict, taus, reps: int, seed: int) -> tuple[dict, dict]:
+    """For each method's [runs, tasks] normalized scores, the fraction of runs scoring above each tau, with its
+    95% stratified-bootstrap band: ({method: [taus]}, {method: [2, taus]})."""
+    np.random.seed(seed)
+    return rly.create_performance_profile({k: _columns(v) for k, v in score_dict.items()}, np.asarray(taus),
+                                          method=METHOD, reps=reps, confidence_interval_size=CONFIDENCE)
+
+
+def shows_difference(ci: list[float], null: float = 0.5) -> bool:
+    """Whether a probability of improvement's interval excludes ``null`` (no difference)."""
+    return ci[0] > null or ci[1] < null
