@@ -310,19 +310,23 @@ def markdown(table: dict) -> str:
 README_START, README_END = "<!-- paper-table:start -->", "<!-- paper-table:end -->"
 
 
-def read_readme(path: str) -> str:
+def read_readme(path: str, start: str = README_START, end: str = README_END) -> str:
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{path}: no {README_START} ... {README_END} block to replace")
+    if start not in text or end not in text:
+        raise ValueError(f"{path}: no {start} ... {end} block to replace")
     return text
 
 
+def write_readme_block(path: str, block: str, start: str = README_START, end: str = README_END) -> None:
+    """Replace what lies between a README's ``start`` and ``end`` markers with ``block``."""
+    head, rest = read_readme(path, start, end).split(start, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write_text(path, f"{head}{start}\n{block}\n{end}{tail}")
+
+
 def update_readme(path: str, table: dict) -> None:
-    text = read_readme(path)
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    atomic_write_text(path, f"{head}{README_START}\n{headline(table, 'final')}\n{README_END}{tail}")
+    write_readme_block(path, headline(table, "final"))
 
 
 def main(argv=None) -> None:
