@@ -5,10 +5,13 @@ hand; these functions only shape our scores for rliable and its results for JSON
 
 Scores are arrays ``[runs, tasks]`` (one column for a single cell). rliable's bootstrap resamples runs with numpy's
 global generator (its ``random_state`` argument does not reach the resampling), so every function here seeds that
-generator with its ``seed`` first: the same scores and seed give the same intervals.
+generator with its ``seed`` for the call and then puts its state back: the same scores and seed give the same
+intervals, and the caller's own draws are left as they were.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 from rliable import library as rly
@@ -16,6 +19,16 @@ from rliable import metrics
 
 CONFIDENCE = 0.95
 METHOD = "percentile"  # rliable's default interval: the bootstrap distribution's 2.5th and 97.5th percentiles
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _columns(scores) -> np.ndarray:
@@ -34,9 +47,9 @@ def mean_and_iqm(scores, reps: int, seed: int) -> dict:
     def aggregates(x):
         return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
 
-    np.random.seed(seed)
-    point, interval = rly.get_interval_estimates({"x": scores}, aggregates, method=METHOD, reps=reps,
-                                                 confidence_interval_size=CONFIDENCE)
+    with _seeded(seed):
+        point, interval = rly.get_interval_estimates({"x": scores}, aggregates, method=METHOD, reps=reps,
+                                                     confidence_interval_size=CONFIDENCE)
     (mean, iqm), ((mean_lo, iqm_lo), (mean_hi, iqm_hi)) = point["x"], interval["x"]
     return {"mean": float(mean), "mean_ci": [float(mean_lo), float(mean_hi)],
             "iqm": float(iqm), "iqm_ci": [float(iqm_lo), float(iqm_hi)]}
@@ -49,19 +62,24 @@ def probability_of_improvement(x, y, reps: int, seed: int) -> dict:
     x, y = _columns(x), _columns(y)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"probability of improvement: {x.shape[1]} tasks against {y.shape[1]}")
-    np.random.seed(seed)
-    point, interval = rly.get_interval_estimates({"x,y": (x, y)}, metrics.probability_of_improvement,
-                                                 method=METHOD, reps=reps, confidence_interval_size=CONFIDENCE)
+    with _seeded(seed):
+        point, interval = rly.get_interval_estimates({"x,y": (x, y)}, metrics.probability_of_improvement,
+                                                     method=METHOD, reps=reps, confidence_interval_size=CONFIDENCE)
     lo, hi = np.ravel(interval["x,y"])
     return {"p": float(point["x,y"]), "ci": [float(lo), float(hi)]}
 
 
 def performance_profiles(score_dict: dict, taus, reps: int, seed: int) -> tuple[dict, dict]:
     """For each method's [runs, tasks] normalized scores, the fraction of runs scoring above each tau, with its
-    95% stratified-bootstrap band: ({method: [taus]}, {method: [2, taus]})."""
-    np.random.seed(seed)
-    return rly.create_performance_profile({k: _columns(v) for k, v in score_dict.items()}, np.asarray(taus),
-                                          method=METHOD, reps=reps, confidence_interval_size=CONFIDENCE)
+    95% stratified-bootstrap band: ({method: [taus]}, {method: [2, taus]}). Each method's band is drawn from the
+    seed alone, so it depends on its own scores only."""
+    profiles, bands = {}, {}
+    for name, scores in score_dict.items():
+        with _seeded(seed):
+            (profiles[name],), (bands[name],) = (d.values() for d in rly.create_performance_profile(
+                {name: _columns(scores)}, np.asarray(taus), method=METHOD, reps=reps,
+                confidence_interval_size=CONFIDENCE))
+    return profiles, bands
 
 
 def shows_difference(ci: list[float], null: float = 0.5) -> bool:

@@ -8,13 +8,15 @@ released theirs, on their data). A cell is one method on one row, trained as ONE
 (``config.num_seeds = N`` from ``config.seed = 1``): each member is an independent run with its own seed and, for
 DBC, its own pretrained diffusion model (``diffusion.shared=False``). That is the computation of N separate
 pretrainings: the members of a vmapped program never mix, and member ``s`` draws every key from its own index
-(tests/test_compare.py checks that a member's scores do not depend on how many members train beside it).
+(tests/test_compare.py checks that a member's losses do not depend on how many members train beside it).
 
 Finished cells are kept in the JSON itself (``docs/compare_<preset>.json``): a cell whose recorded config equals the
 one asked is reused without its workdir, so a clean clone regenerates every page from the JSON alone and a campaign
-spread over machines adds cells to it. A cell not in the JSON is read from its finished workdir
-(``runs/compare_<preset>/<task>-<data>_<method>``), resumed from its checkpoints if interrupted, or trained
-(``--no-train``: listed as missing). The JSON is rewritten after every cell.
+spread over machines and sessions adds cells to it. A cell not in the JSON is read from its finished workdir
+(``runs/compare_<preset>/<task>-<data>_<method>_n<N>``), resumed from its checkpoints if interrupted, or trained
+(``--no-train``: listed as missing). A recorded cell whose config no longer matches (another ``--set``, a changed
+preset) is kept aside in the JSON as stale, never dropped, until a cell trained with the current config replaces
+it. The JSON and the pages are rewritten after every cell.
 
 From the JSON come the statistics (``dbc_jax.stats``, i.e. rliable: mean and IQM per cell with 95%
 stratified-bootstrap intervals; per row the probability that DBC beats each baseline; an aggregate over rows on a
@@ -25,7 +27,6 @@ normalized score and performance profiles), the page ``docs/compare_<preset>.md`
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shlex
@@ -44,9 +45,10 @@ from dbc_jax.train import config_differences, read_json, saved_results
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
-from paper_table import (DEFAULT_ROWS, LABELS, METHODS, RELEASED, cell_seconds, code_text,  # noqa: E402
-                         default_paper_data, duration, parse_rows, read_readme, row_label, row_settings,
-                         unavailable, write_readme_block)
+import paper_table  # noqa: E402
+from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, default_paper_data,  # noqa: E402
+                         duration, finished_on, parse_rows, read_readme, row_label, row_settings, unavailable,
+                         write_readme_block)
 
 DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells are the slowest
 BASELINES = ("bc", "dp", "ibc")  # each compared with DBC
@@ -69,15 +71,12 @@ def parse_runs(items: list[str]) -> dict:
 
 
 def cell_config(task: str, data: str, method: str, args, runs: int) -> ConfigDict:
-    """The cell's resolved config: N runs from config.seed 1, each DBC run with its own diffusion model."""
-    config = dbc_jax.get_config(task, args.preset)
-    config.algo, config.seed, config.num_seeds = method, 1, runs
-    config[config.model].shared = False
-    config.workdir = os.path.join(args.workdir, f"{task}-{data}_{method}")
-    if data == "paper":
-        config.data.path = os.path.join(args.paper_data, RELEASED[task])
-    dbc_jax.configs.set_fields(config, row_settings(task, data, args.preset) + args.set)
-    return dbc_jax.configs.resolve(config)
+    """The cell's resolved config: N runs from config.seed 1, each with its own joint model (DBC's diffusion model,
+    or the EBM or VAE of ``--set model=...``), in a workdir named for N."""
+    independent = [f"num_seeds={runs}", "workdir=" + os.path.join(args.workdir, f"{task}-{data}_{method}_n{runs}")]
+    independent += [f"{model}.shared=False" for model in ("diffusion", "ebm", "vae")]
+    return paper_table.cell_config(task, data, method, args.preset, 1, args.paper_data,
+                                   row_settings(task, data, args.preset) + args.set + independent)
 
 
 def portable(config: ConfigDict, data: str) -> dict:
@@ -89,12 +88,13 @@ def portable(config: ConfigDict, data: str) -> dict:
     return saved
 
 
-def same_cell(config: ConfigDict, data: str, recorded: dict) -> list[str]:
-    """The training fields in which a recorded cell's config differs from ``config`` (num_seeds aside: a cell
-    with fewer runs than asked is a partial cell, not another one)."""
-    current = ConfigDict(portable(config, data))
-    current.num_seeds = recorded["num_seeds"]
-    return config_differences(current, dbc_jax.configs.upgrade(recorded))
+def recorded_differences(config: ConfigDict, data: str, recorded: dict) -> list[str]:
+    """The fields that decide a cell's scores in which a recorded cell's config differs from ``config``: those of
+    training and the evaluation's (num_seeds aside: a cell with fewer runs than asked is partial, not another)."""
+    current = portable(config, data)
+    recorded = dbc_jax.configs.upgrade(recorded)
+    differ = config_differences(ConfigDict({**current, "num_seeds": recorded["num_seeds"]}), recorded)
+    return differ + (["eval"] if current["eval"] != recorded.get("eval") else [])
 
 
 def command(task: str, data: str, method: str, args, runs: int) -> str:
@@ -114,16 +114,15 @@ def run_records(saved: dict) -> list[dict]:
 
 
 def collect(config: ConfigDict, data: str, saved: dict, record: dict) -> dict:
-    when = datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(config.workdir, "results.json")),
-                                           datetime.timezone.utc)
+    """A finished cell as recorded: its runs, time, code, date and the hardware that ran this process."""
     return {**record, "runs": run_records(saved), "wall_s": saved.get("timings", {}), "code": saved.get("code", []),
-            "date": when.date().isoformat(), "hardware": hardware(), "config": portable(config, data)}
+            "date": finished_on(config.workdir), "hardware": hardware(), "config": portable(config, data)}
 
 
 def reference_returns(task: str) -> dict:
     """A return task's normalization (as D4RL's): a uniform random policy's mean return over RANDOM_EPISODES
-    episodes of the task's env, measured here, and the return of the expert whose demos the task uses (its
-    shipped card's deterministic return)."""
+    episodes of the task's env, measured here, and our expert's return (the shipped SAC expert's card). The
+    paper's-data row uses the same two: the return of the authors' expert is not known here."""
     import gymnasium as gym
 
     from dbc_jax.experts import sac
@@ -151,47 +150,54 @@ def normalized(task: str, scores, references: dict) -> np.ndarray:
 
 
 def load_ledger(path: str) -> dict:
+    """The cells a JSON written by this script holds: those of the table and those kept aside as stale."""
     if not os.path.exists(path):
-        return {"cells": [], "references": {}}
+        return {"cells": [], "stale": [], "references": {}}
     table = read_json(path)
-    if not isinstance(table.get("cells"), list):
+    if not isinstance(table.get("cells"), list) or not isinstance(table.get("stale", []), list):
         raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by compare.py)")
     return table
 
 
 def build(args, argv: list[str], json_path: str, publish) -> dict:
-    """Every row x method: a recorded cell, a finished workdir, a trained cell (those asked by ``--rows`` and
-    ``--methods``, in that order) or a missing one with its reason."""
+    """Every row x method: a recorded cell (from the JSON), a finished workdir, a trained cell (those asked by
+    ``--rows`` and ``--methods``, in that order) or a missing one with its reason. A recorded cell whose config no
+    longer matches is kept aside as stale, never dropped, until a cell trained with the current config replaces it."""
     asked = parse_rows(args.rows)
     every_row = list(dict.fromkeys(parse_rows(list(DEFAULT_ROWS)) + asked))
     ledger = load_ledger(json_path)
-    recorded = {(c["task"], c["data"], c["method"]): c for c in ledger["cells"]}
-    table = {"preset": args.preset, "runs_asked": args.runs, "hardware": hardware(),
+    recorded = {(c["task"], c["data"], c["method"]): c for c in ledger.get("stale", []) + ledger["cells"]}
+    table = {"preset": args.preset, "runs_asked": args.runs,
              "command": " ".join(["python experiments/compare.py"] + [shlex.quote(a) for a in argv]),
-             "rows": [list(r) for r in every_row], "cells": [], "missing": [],
-             "references": dict(ledger.get("references", {}))}
+             "rows": [list(r) for r in every_row], "references": dict(ledger.get("references", {}))}
     keys = [(t, d, m) for t, d in every_row for m in METHODS]
-    found, why = {}, {}
+    found, why, configs, records = {}, {}, {}, {}
 
     def save() -> None:
         table["cells"] = [found[k] for k in keys if k in found]
-        table["missing"] = [why[k] for k in keys if k in why and k not in found]
+        table["missing"] = [why[k] for k in keys if k in why]  # partial cells too, with how many runs they lack
+        table["stale"] = [c for k, c in recorded.items() if k not in found]
+        atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
 
-    configs, records = {}, {}
     for key in keys:  # first what needs no training
         task, data, method = key
         runs = args.runs[method]
         configs[key] = config = cell_config(task, data, method, args, runs)
         records[key] = record = {"task": task, "data": data, "method": method, "metric": get_task(task).metric,
                                  "runs_asked": runs, "command": command(task, data, method, args, runs)}
-        will_train = (task, data) in asked and method in args.methods and not args.no_train
+        trains = ((task, data) in asked and method in args.methods and not args.no_train
+                  and not unavailable(task, data, args.paper_data))
         old = recorded.get(key)
-        differ = same_cell(config, data, old["config"]) if old else []
-        saved = saved_results(config)
+        differ = recorded_differences(config, data, old["config"]) if old else []
+        matches = old is not None and not differ
+        saved = None if matches and len(old["runs"]) == runs else saved_results(config)
         if saved is not None:
             found[key] = collect(config, data, saved, record)
-        elif old and not differ and (len(old["runs"]) >= runs or not will_train):
+        elif matches and (len(old["runs"]) == runs or (len(old["runs"]) < runs and not trains)):
             found[key] = {**old, **record}
+            if len(old["runs"]) < runs:
+                why[key] = {**record, "reason": f"{len(old['runs'])} of {runs} runs recorded (run without "
+                                                "--no-train to train the cell with all of them)"}
         else:
             why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
                         or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
@@ -199,7 +205,7 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
     for task, data in asked:
         for method in args.methods:
             key = (task, data, method)
-            if key in found or args.no_train or unavailable(task, data, args.paper_data):
+            if (key in found and key not in why) or args.no_train or unavailable(task, data, args.paper_data):
                 continue
             config = configs[key]
             print(f"\n== {LABELS[task]} ({data}), {METHODS[method]}, {args.runs[method]} runs: {config.workdir}",
@@ -207,11 +213,15 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
             try:
                 found[key] = collect(config, data, dbc_jax.train(config, progress=not args.quiet).to_dict(),
                                      records[key])
+                why.pop(key, None)
             except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
                 traceback.print_exc()
                 why[key] = {**records[key], "reason": f"failed: {type(error).__name__}: {error}", "failed": True}
-            save()
-            publish(table)  # after every cell: an interrupted campaign keeps what it has, and its pages
+            save()  # the cells first: a fault in the statistics below must not lose them
+            try:
+                publish(table)
+            except Exception:  # noqa: BLE001 -- the pages wait for the next cell; the final publish raises
+                traceback.print_exc()
     save()
     return table
 
@@ -356,11 +366,19 @@ def aggregate_lines(table: dict) -> list[str]:
 
 def reference_lines(table: dict) -> list[str]:
     return [f"- {LABELS[t]}: random {r['random']:.1f} ({r['random_how']}); expert {r['expert']:.1f} "
-            f"({r['expert_how']}); the same for the paper's-data row." for t, r in table["references"].items()]
+            f"({r['expert_how']}); the same two for the paper's-data row, whose demos came from the authors' expert "
+            "(its return is not known here)." for t, r in table["references"].items()]
 
 
 def number(value: float, places: int) -> str:
     return f"{value:.{places}f}".replace("-", "−")
+
+
+def metric_text(table: dict) -> str:
+    tasks = list(dict.fromkeys(t for t, _ in ordered_rows(table)))
+    by_metric = {m: [LABELS[t] for t in tasks if get_task(t).metric == m] for m in ("success", "return")}
+    return "; ".join(f"{'Success rate (%)' if m == 'success' else 'return'} for {', '.join(names)}"
+                     for m, names in by_metric.items() if names).capitalize()
 
 
 def protocol_lines(table: dict, cells: list[dict]) -> list[str]:
@@ -375,8 +393,7 @@ def protocol_lines(table: dict, cells: list[dict]) -> list[str]:
         "DBC, its own pretrained diffusion model (`diffusion.shared=False`); they train as one program "
         "(`config.num_seeds` runs), which computes what separate runs would (tests/test_compare.py). Runs asked per "
         f"cell: {', '.join(f'{METHODS[m]} {n}' for m, n in runs.items())}. A run's score is its final evaluation "
-        f"({episodes} episodes per run, deterministic policy), never its best checkpoint. Success rate (%) for "
-        "Maze, FetchPick, HandRotate and AntReach, return for HalfCheetah and Walker2d.", "",
+        f"({episodes} episodes per run, deterministic policy), never its best checkpoint. {metric_text(table)}.", "",
         f"**Statistics** ({boot['library']}). Per cell: the mean and the IQM (interquartile mean: the mean left "
         "after trimming a quarter of the runs, rounded down, from each end; the middle 6 of 10) over its runs, "
         f"each with a {level} {boot['method']} stratified-bootstrap interval ({boot['reps']:,} resamples). Per "
@@ -462,15 +479,15 @@ def figure(table: dict, path: str) -> None:
     if agg["methods"]:
         ax = axes[1]
         for k, (m, a) in enumerate(agg["methods"].items()):
-            for j, kind in enumerate(("iqm", "mean")):
+            for j, (kind, label) in enumerate((("iqm", "IQM"), ("mean", "mean"))):
                 lo, hi = a[f"{kind}_ci"]
                 ax.plot([lo, hi], [k + 0.15 * j] * 2, color=colors[m], lw=6 if kind == "iqm" else 2,
-                        alpha=0.8, label=kind.upper() if k == 0 else None)
+                        alpha=0.8, label=f"{label} (95% CI), | = estimate" if k == 0 else None)
                 ax.plot([a[kind]], [k + 0.15 * j], "k|", ms=12)
         ax.set_yticks(range(len(agg["methods"])), [METHODS[m] for m in agg["methods"]])
         ax.invert_yaxis()
         ax.set(xlabel="normalized score (95% CI)", title=f"over {len(agg['rows'])} complete rows")
-        ax.legend(["IQM", "mean"], fontsize="small")
+        ax.legend(fontsize="small")
         ax = axes[2]
         taus = np.asarray(agg["profiles"]["taus"])
         for m in METHODS:
@@ -494,8 +511,23 @@ def figure(table: dict, path: str) -> None:
 README_START, README_END = "<!-- compare:start -->", "<!-- compare:end -->"
 
 
+def machine(hardware_text: str) -> str:
+    """The device and host of a ``hardware()`` line, without the versions."""
+    return ", ".join(hardware_text.split(" | ")[:2])
+
+
 def readme_block(table: dict) -> str:
-    return "\n".join([headline(table), ""] + [f"- {line}" for line in findings(table)])
+    """What the table is, the headline table, then what its intervals support."""
+    cells = table["cells"]
+    episodes = ", ".join(map(str, sorted({c["stats"]["episodes"] for c in cells}))) or "–"
+    runs = ", ".join(f"{METHODS[m]} {n}" for m, n in table["runs_asked"].items())
+    hours = sum(map(cell_seconds, cells)) / 3600
+    about = (f"Preset `{table['preset']}`; runs per cell: {runs}; {episodes} evaluation episodes per run; "
+             f"{len(cells)} of {len(table['rows']) * len(METHODS)} cells so far, {hours:.1f} h of training and "
+             f"evaluation on {'; '.join(sorted({machine(c['hardware']) for c in cells})) or '–'}. "
+             f"{metric_text(table)}.")
+    supported = "\n".join(f"- {line}" for line in findings(table))
+    return f"{about}\n\n{headline(table)}" + (f"\n\n{supported}" if supported else "")
 
 
 def update_readme(path: str, table: dict) -> None:

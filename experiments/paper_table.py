@@ -145,11 +145,15 @@ def best_periodic(workdir: str, metric: str) -> dict:
             "mean": float(per_seed.mean()), "std": float(per_seed.std())}
 
 
+def finished_on(workdir: str) -> str:
+    """The date (UTC) a finished run wrote its results."""
+    when = os.path.getmtime(os.path.join(workdir, "results.json"))
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).date().isoformat()
+
+
 def collect(config, saved: dict) -> dict:
     workdir = config.workdir
     metric = saved["metric"]
-    when = datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(workdir, "results.json")),
-                                           datetime.timezone.utc)
     data_meta = {}
     if not config.data.path:
         from dbc_jax.data import load_dataset
@@ -166,7 +170,7 @@ def collect(config, saved: dict) -> dict:
     ckpt.close()
     return {"final": {"per_seed": saved["per_seed"], "mean": saved["mean"], "std": saved["std"]},
             "best": best_periodic(workdir, metric), "wall_s": saved.get("timings", {}), "wall_complete": summed,
-            "date": when.date().isoformat(), "workdir": workdir, "demos_source": data_meta.get("source", ""),
+            "date": finished_on(workdir), "workdir": workdir, "demos_source": data_meta.get("source", ""),
             "code": saved.get("code", [])}
 
 

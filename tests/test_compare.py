@@ -67,7 +67,7 @@ def test_cells_of_independent_runs_kept_in_the_json_and_regenerated_from_it(tmp_
     cells = {c["method"]: c for c in table["cells"]}
     assert set(cells) == {"dbc", "bc"}
     for method, cell in cells.items():
-        with open(os.path.join(tmp_path, "runs", "compare_smoke", f"maze-ours_{method}", "results.json")) as f:
+        with open(os.path.join(tmp_path, "runs", "compare_smoke", f"maze-ours_{method}_n3", "results.json")) as f:
             saved = json.load(f)
         episodes = np.asarray(saved["episodes"]["success"], float) * 100  # [runs, episodes]
         assert [r["score"] for r in cell["runs"]] == saved["per_member"] and len(cell["runs"]) == 3
@@ -101,11 +101,18 @@ def test_cells_of_independent_runs_kept_in_the_json_and_regenerated_from_it(tmp_
     partial = run(tmp_path, "--methods", "dbc", "bc", "--runs", "3", "--no-train")
     assert [len(c["runs"]) for c in partial["cells"]] == [3, 2] and partial["comparisons"] == []
     assert " (2 of 3 runs) |" in md_path.read_text()
+    assert "- Maze (our demos), BC (3 runs): 2 of 3 runs recorded (run without --no-train to train the cell" in (
+        md_path.read_text())
 
-    # A recorded cell whose config no longer matches is not reused: listed with the fields that differ.
-    stale = run(tmp_path, "--methods", "dbc", "bc", "--runs", "3", "--no-train", "--set", "policy.lr=0.5")
-    assert stale["cells"] == [] and ("maze", "ours", "bc", "recorded with another config (policy differ)") in {
+    # A recorded cell whose config no longer matches is not reused: listed with the fields that differ, and kept
+    # aside (a mistyped flag loses no runs); with the config it was trained with, it is back.
+    stale = run(tmp_path, "--methods", "dbc", "bc", "--runs", "3", "--no-train", "--set", "policy.lr=0.5",
+                "--set", "eval.num_episodes=8")
+    assert stale["cells"] == [] and [c["runs"] for c in stale["stale"]] == [c["runs"] for c in partial["cells"]]
+    assert ("maze", "ours", "bc", "recorded with another config (policy, eval differ)") in {
         (m["task"], m["data"], m["method"], m["reason"]) for m in stale["missing"]}
+    assert [c["runs"] for c in run(tmp_path, "--runs", "3", "--no-train")["cells"]] == [c["runs"] for c in
+                                                                                      partial["cells"]]
 
     # The README's block: the headline table and what its intervals support; a README without it is refused.
     readme = tmp_path / "README.md"
