@@ -29,6 +29,8 @@ import numpy as np
 
 from dbc_jax.normalization import Normalizer
 
+EVAL_BACKENDS = ("auto", "c", "mjx")  # see choose_backend
+
 
 @dataclasses.dataclass
 class EvalResult:
@@ -220,7 +222,6 @@ class MJXEvaluator:
 def choose_backend(backend: str, env_name: str) -> str:
     """``"auto"``: MJX when jax runs on an accelerator and the task has an MJX twin, else C MuJoCo (faster on a
     CPU at every batch size)."""
-    from dbc_jax.configs.checks import EVAL_BACKENDS
     from dbc_jax.tasks import TASKS, get_task
 
     if backend not in EVAL_BACKENDS:

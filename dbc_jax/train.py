@@ -9,10 +9,8 @@ checkpoints after every chunk with orbax, evaluates every member in one evaluato
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
-import subprocess
 import time
 from typing import NamedTuple
 
@@ -32,6 +30,7 @@ from dbc_jax.errors import NonFiniteError
 from dbc_jax.evaluate import EvalResult, make_evaluator, make_policy_fn
 from dbc_jax.grid import Grid
 from dbc_jax.normalization import Normalizer
+from dbc_jax.provenance import code_version
 from dbc_jax.trainer import TrainData, TrainFns, TrainState, eval_key, make_train
 
 __all__ = ["Results", "TrainData", "TrainState", "evaluate_workdir", "make_train", "restore_workdir", "train"]
@@ -122,26 +121,6 @@ class Results:
                 "code": self.code, "workdir": self.workdir,
                 **({"episodes": {k: v.tolist() for k, v in self.evaluation.episodes.items()}}
                    if self.evaluation.episodes is not None else {})}
-
-
-@functools.lru_cache(maxsize=None)
-def code_version() -> dict:
-    """The code this process runs: dbc_jax's version and, in a git checkout, the commit and whether tracked files
-    differ from it (``dirty``). Computed once, at the first call (a training run's start)."""
-    from dbc_jax import __version__
-
-    here = os.path.dirname(os.path.abspath(__file__))
-
-    def git(*args) -> str:
-        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):  # not a git checkout (an installed package), or no git
-        return {"dbc_jax": __version__, "commit": "", "dirty": False}
-    return {"dbc_jax": __version__, "commit": commit, "dirty": dirty}
 
 
 def default_data_path(config: ConfigDict) -> str:
@@ -264,8 +243,9 @@ def _chunk_records(phase: str, info: dict, first_epoch: int, updates_per_epoch: 
 PATH_EPISODES = 8  # episodes per member whose paths trajectories.png draws (tasks with a draw_paths)
 
 
-def _make_evaluator(config: ConfigDict, fns: TrainFns, normalizer: Normalizer, action_bounds):
-    """One evaluator for every member; a member plays the episodes of its seed (its grid point does not matter)."""
+def run_evaluator(config: ConfigDict, fns: TrainFns, normalizer: Normalizer, action_bounds):
+    """The evaluator of a run: one for every member; a member plays the episodes of its seed (its grid point does
+    not matter)."""
     policy_fn = make_policy_fn(lambda params, obs, key: fns.act(params, obs, key, action_bounds), normalizer)
     record = PATH_EPISODES if get_task(config.env_name).draw_paths else 0
     return make_evaluator(config.env_name, dict(config.env), config.num_seeds, config.eval.num_episodes, policy_fn,
@@ -462,7 +442,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     timings["model_s"] += time.perf_counter() - t0
 
     # Phase 2: the policies, with periodic evaluation of every member in one evaluator call.
-    evaluator = _make_evaluator(config, fns, normalizer, data.action_bounds)
+    evaluator = run_evaluator(config, fns, normalizer, data.action_bounds)
     pol_total = config.policy.epochs
     evaluation = None
     t0, eval_time = time.perf_counter(), 0.0
@@ -619,7 +599,7 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
             raise ValueError(f"env override '{name}': not a field of config.env (known: {known})")
         config.env[name] = type(config.env[name])(value)
     task = get_task(config.env_name)
-    evaluator = _make_evaluator(config, fns, normalizer, bounds)
+    evaluator = run_evaluator(config, fns, normalizer, bounds)
     evaluation = evaluator(state.policy_params, eval_key(config.seed, int(state.policy_epoch)))
     evaluator.close()
     return Results(config=config, metric=task.metric, evaluation=evaluation, grid=fns.grid,

@@ -29,9 +29,8 @@ import dbc_jax
 from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
+from dbc_jax.provenance import hardware
 from dbc_jax.train import TrainData, make_train
-
-from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
 
 TWIN_TASKS = [task.name for task in TASKS.values() if task.has_twin]  # what both backends can run
 
@@ -74,12 +73,12 @@ def bench(task: str, backend: str, batch: int, steps: int) -> dict:
 
 
 def bench_workdir(workdir: str, backend: str, calls: int) -> dict:
-    from dbc_jax.train import _make_evaluator, eval_key, restore_workdir
+    from dbc_jax.train import run_evaluator, eval_key, restore_workdir
 
     config, state, normalizer, bounds, fns = restore_workdir(workdir)
     config.eval.backend = backend
     t0 = time.perf_counter()
-    evaluator = _make_evaluator(config, fns, normalizer, bounds)
+    evaluator = run_evaluator(config, fns, normalizer, bounds)
     results = [evaluator(state.policy_params, eval_key(config.seed, 0))]
     first = time.perf_counter() - t0
     t0 = time.perf_counter()

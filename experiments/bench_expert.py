@@ -10,19 +10,16 @@ compiles; the compile time is shown apart). One env step and one update are what
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import gymnasium as gym
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dbc_jax  # noqa: E402,F401  (registers the envs)
-from bench_train import hardware  # noqa: E402
-from dbc_jax.tasks import get_task, names  # noqa: E402
-from dbc_jax.experts import sac  # noqa: E402
+import dbc_jax  # noqa: F401  (registers the envs)
+from dbc_jax.provenance import hardware
+from dbc_jax.tasks import get_task, names
+from dbc_jax.experts import sac
 
 
 def env_steps_per_s(env_name: str, steps: int) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 import dbc_jax
 from dbc_jax.train import TrainData, make_train
 
-from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
+from dbc_jax.provenance import hardware
 
 ALGOS = ("dbc", "dp", "ibc")
 

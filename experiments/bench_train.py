@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
 import time
 
 import jax
@@ -48,6 +46,7 @@ import optax
 import dbc_jax
 from dbc_jax import joint_models
 from dbc_jax.joint_models import MODEL_NAMES
+from dbc_jax.provenance import hardware
 from dbc_jax.train import TrainData, make_train
 
 CASES = {
@@ -55,19 +54,6 @@ CASES = {
     "halfcheetah": dict(obs_dim=17, act_dim=6, n=5000, dm_hidden=1024, policy=(256, 256)),
     "walker": dict(obs_dim=17, act_dim=6, n=5000, dm_hidden=1024, policy=(1024, 1024)),
 }
-
-
-def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    dev = jax.devices()[0]
-    device = "CPU only" if dev.platform == "cpu" else f"{dev.platform.upper()}: {dev.device_kind}"
-    return (f"{device} | host CPU: {cpu}, {os.cpu_count()} cores | "
-            f"jax {jax.__version__}, python {platform.python_version()}")
 
 
 def case_config(case: str, num_seeds: int, model: str = "diffusion"):

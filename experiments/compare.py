@@ -43,12 +43,11 @@ from dbc_jax.errors import run_cli
 from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.train import config_differences, read_json, saved_results
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
-import paper_table  # noqa: E402
-from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, default_paper_data,  # noqa: E402
-                         duration, finished_on, parse_rows, read_readme, row_label, row_settings, unavailable,
-                         write_readme_block)
+from dbc_jax.provenance import hardware
+
+import paper_table  # experiments/: the script's folder, first on sys.path
+from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, default_paper_data, duration,
+                         finished_on, parse_rows, read_readme, row_label, row_settings, unavailable, write_readme_block)
 
 DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells are the slowest
 BASELINES = ("bc", "dp", "ibc")  # each compared with DBC

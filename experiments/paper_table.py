@@ -36,8 +36,7 @@ from dbc_jax.errors import run_cli
 from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.train import MetricsLog, read_json, saved_results
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train import hardware  # noqa: E402  (experiments/ is the script's folder)
+from dbc_jax.provenance import hardware
 
 METHODS = {"dbc": "DBC", "bc": "BC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The paper's main table (official_dbc_spec.md section 10): mean, std over 3 seeds; success rate (%) or return.

@@ -25,7 +25,7 @@ import numpy as np
 
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
-from dbc_jax.configs._base import PRESETS
+from dbc_jax.configs import PRESETS
 from dbc_jax.errors import run_cli
 from dbc_jax.grid import Grid, axis_for_field, config_field
 from dbc_jax.tasks import TASKS

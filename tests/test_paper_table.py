@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import paper_table  # noqa: E402
-from dbc_jax.train import code_version  # noqa: E402
+from dbc_jax.provenance import code_version  # noqa: E402
 
 
 def run(tmp_path, *args):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import dbc_jax
-from dbc_jax.train import Checkpoints, code_version, evaluate_workdir, make_demos, restore_workdir
+from dbc_jax.provenance import code_version
+from dbc_jax.train import Checkpoints, evaluate_workdir, make_demos, restore_workdir
 
 
 def tiny_config(tmp_path, **overrides):

@@ -10,26 +10,13 @@ Every step is a jitted, key-driven function, so it runs inside the evaluator and
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from ml_collections import ConfigDict
 
-
-class EnergyModel(nn.Module):
-    """E(s, a): a ReLU MLP (``config.policy.hidden_sizes``) on [s, a] -> scalar. ``obs`` [B, obs_dim], ``actions`` [B, N, act_dim] -> [B, N]."""
-
-    hidden_sizes: Sequence[int]
-
-    @nn.compact
-    def __call__(self, obs, actions):
-        obs = jnp.broadcast_to(obs[:, None], actions.shape[:2] + obs.shape[-1:])
-        x = jnp.concatenate([obs, actions], -1)
-        for h in self.hidden_sizes:
-            x = nn.relu(nn.Dense(h)(x))
-        return nn.Dense(1)(x)[..., 0]
+from dbc_jax.energy import EnergyModel, info_nce
 
 
 class Agent(NamedTuple):
@@ -66,15 +53,6 @@ def init_policy(agent: Agent, key: jax.Array, obs_dim: int):
 
 def _uniform(agent: Agent, key, shape):
     return jax.random.uniform(key, shape + agent.action_low.shape, minval=agent.action_low, maxval=agent.action_high)
-
-
-def info_nce(energy_fn, obs, actions, negatives, temperature: float):
-    """InfoNCE: cross-entropy of picking the expert action (index 0) among it and the counter-examples
-    ``negatives`` [B, N, act_dim] by ``softmax(-E / temperature)``; returns (loss, how often the expert is lowest)."""
-    candidates = jnp.concatenate([actions[:, None], negatives], 1)
-    logits = -energy_fn(obs, candidates) / temperature
-    loss = -jnp.mean(jax.nn.log_softmax(logits, -1)[:, 0])
-    return loss, jnp.mean(jnp.argmax(logits, -1) == 0)
 
 
 def policy_loss(agent: Agent, params, obs, actions, key):

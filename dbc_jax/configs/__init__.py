@@ -9,6 +9,7 @@ import os
 
 from ml_collections import ConfigDict
 
+from dbc_jax.configs._base import PRESETS  # noqa: F401  (the preset names, public here)
 from dbc_jax.configs.checks import check_relations, check_values, leaves
 from dbc_jax.joint_models import MODEL_NAMES
 

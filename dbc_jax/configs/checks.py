@@ -15,10 +15,10 @@ from typing import Callable
 
 from ml_collections import ConfigDict
 
+from dbc_jax.evaluate import EVAL_BACKENDS
 from dbc_jax.joint_models import MODEL_NAMES, TERMS
 
 ALGOS = ("dbc", "bc", "dp", "ibc")  # the keys of dbc_jax.algos.ALGORITHMS
-EVAL_BACKENDS = ("auto", "c", "mjx")  # dbc_jax.evaluate.choose_backend
 IBC_INFERENCE = ("dfo", "langevin")
 
 

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from dbc_jax.algos.ibc import EnergyModel, info_nce
+from dbc_jax.energy import EnergyModel, info_nce
 from dbc_jax.joint_models import JointModel, adam, gradient_step, init_state
 
 

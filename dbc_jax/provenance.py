@@ -1,0 +1,45 @@
+"""What produced a result: the code (dbc_jax's version, git commit, uncommitted changes) and the hardware. One
+place for both, used by ``results.json``, the checkpoints' metadata, the results tables and the benchmarks."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+
+
+@functools.lru_cache(maxsize=None)
+def code_version() -> dict:
+    """The code this process runs: dbc_jax's version and, in a git checkout, the commit and whether tracked files
+    differ from it (``dirty``). Computed once, at the first call (a training run's start)."""
+    from dbc_jax import __version__
+
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):  # not a git checkout (an installed package), or no git
+        return {"dbc_jax": __version__, "commit": "", "dirty": False}
+    return {"dbc_jax": __version__, "commit": commit, "dirty": dirty}
+
+
+def hardware() -> str:
+    """The accelerator (or "CPU only"), the host CPU and its cores, and the jax and python versions, in one line."""
+    import jax
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    dev = jax.devices()[0]
+    device = "CPU only" if dev.platform == "cpu" else f"{dev.platform.upper()}: {dev.device_kind}"
+    return (f"{device} | host CPU: {cpu}, {os.cpu_count()} cores | "
+            f"jax {jax.__version__}, python {platform.python_version()}")
