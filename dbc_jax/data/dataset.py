@@ -74,6 +74,43 @@ class Dataset:
             raise
 
 
+class EpisodeRecorder:
+    """An expert's kept episodes, one at a time, as one :class:`Dataset` (every generator of demos records this
+    way: observation, action, next observation and reward per step, the episode's end after it)."""
+
+    def __init__(self):
+        self.obs, self.actions, self.next_obs, self.rewards, self.ends = [], [], [], [], []
+
+    def add_episode(self, obs: list, actions: list, next_obs: list, rewards: list) -> None:
+        self.obs += obs
+        self.actions += actions
+        self.next_obs += next_obs
+        self.rewards += rewards
+        self.ends.append(len(self.obs))
+
+    @property
+    def num_transitions(self) -> int:
+        return len(self.obs)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.ends)
+
+    def cut(self, num_transitions: int) -> int:
+        """Keep the first ``num_transitions`` (the last episode cut there); returns how many were dropped."""
+        dropped = len(self.obs) - num_transitions
+        for field in (self.obs, self.actions, self.next_obs, self.rewards):
+            del field[num_transitions:]
+        self.ends[-1] = num_transitions
+        return dropped
+
+    def dataset(self, metadata: dict) -> Dataset:
+        return Dataset(obs=np.asarray(self.obs, dtype=np.float32), actions=np.asarray(self.actions, dtype=np.float32),
+                       episode_ends=np.asarray(self.ends, dtype=np.int64),
+                       next_obs=np.asarray(self.next_obs, dtype=np.float32),
+                       rewards=np.asarray(self.rewards, dtype=np.float32), metadata=metadata)
+
+
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
     if path.startswith(MINARI_PREFIX):
         from dbc_jax.data.minari_format import read_minari

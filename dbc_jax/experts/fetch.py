@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from dbc_jax.data.dataset import Dataset
+from dbc_jax.data.dataset import Dataset, EpisodeRecorder
 from dbc_jax.envs import fetch
 
 GAIN = 6.0
@@ -59,10 +59,10 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
     expert = PickPlaceExpert()
     max_attempts = 2 * num_episodes + 10
     reset_seeds = _reset_seeds(seed, max_attempts)
-    obs_list, act_list, next_list, reward_list, ends, redrawn = [], [], [], [], [], 0
+    recorder, redrawn = EpisodeRecorder(), 0
     with tqdm(total=num_episodes, desc="fetchpick demos", unit="ep", disable=not progress) as bar:
         for attempt in range(max_attempts):
-            if len(ends) == num_episodes:
+            if recorder.num_episodes == num_episodes:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             expert.reset()
@@ -78,30 +78,15 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
             if not succeeded:
                 redrawn += 1
                 continue
-            obs_list += ep_obs
-            act_list += ep_act
-            next_list += ep_next
-            reward_list += ep_rew
-            ends.append(len(obs_list))
+            recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
             bar.update(1)
     env.close()
-    if len(ends) < num_episodes:
-        raise RuntimeError(f"the FetchPick expert succeeded in only {len(ends)} of {max_attempts} episodes")
-    return Dataset(
-        obs=np.asarray(obs_list, dtype=np.float32),
-        actions=np.asarray(act_list, dtype=np.float32),
-        episode_ends=np.asarray(ends, dtype=np.int64),
-        next_obs=np.asarray(next_list, dtype=np.float32),
-        rewards=np.asarray(reward_list, dtype=np.float32),
-        metadata={
-            "env": "fetchpick",
-            "source": "dbc_jax scripted pick-and-place expert",
-            "seed": seed,
-            "noise_ratio": noise_ratio,
-            "goal_noise_ratio": goal_noise_ratio,
-            "redrawn_episodes": redrawn,
-        },
-    )
+    if recorder.num_episodes < num_episodes:
+        raise RuntimeError(f"the FetchPick expert succeeded in only {recorder.num_episodes} of {max_attempts} "
+                           "episodes")
+    return recorder.dataset({"env": "fetchpick", "source": "dbc_jax scripted pick-and-place expert", "seed": seed,
+                             "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
+                             "redrawn_episodes": redrawn})
 
 
 def expert_success_rate(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,

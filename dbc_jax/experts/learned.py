@@ -11,7 +11,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from dbc_jax.data import Dataset
+from dbc_jax.data import Dataset, EpisodeRecorder
 from dbc_jax.tasks import get_task
 
 
@@ -97,10 +97,11 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         num_episodes = min(num_episodes, num_transitions)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
-    obs_list, act_list, next_list, reward_list, ends, returns, redrawn = [], [], [], [], [], [], 0
+    recorder, returns, redrawn = EpisodeRecorder(), [], 0
 
     def done_collecting() -> bool:
-        return len(obs_list) >= num_transitions if num_transitions else len(ends) == num_episodes
+        return (recorder.num_transitions >= num_transitions if num_transitions
+                else recorder.num_episodes == num_episodes)
 
     with tqdm(total=num_transitions or num_episodes, desc=f"{env_name} demos", unit="step" if num_transitions else "ep",
               disable=not progress) as bar:
@@ -125,38 +126,21 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             if (min_return is not None and total < min_return) or (successful_only and not info.get("success", False)):
                 redrawn += 1
                 continue
-            obs_list += ep_obs
-            act_list += ep_act
-            next_list += ep_next
-            reward_list += ep_rew
-            ends.append(len(obs_list))
+            recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
             returns.append(total)
             bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
     env.close()
     if not done_collecting():
         bar_text = "ended in success" if successful_only else f"reached data.expert.min_return = {min_return}"
-        raise RuntimeError(f"{env_name} expert: only {len(ends)} of {max_attempts} episodes {bar_text}")
-    cut = 0
-    if num_transitions:  # cut the last episode at the count
-        cut = len(obs_list) - num_transitions
-        obs_list, act_list = obs_list[:num_transitions], act_list[:num_transitions]
-        next_list, reward_list = next_list[:num_transitions], reward_list[:num_transitions]
-        ends[-1] = num_transitions
-    return Dataset(
-        obs=np.asarray(obs_list, dtype=np.float32),
-        actions=np.asarray(act_list, dtype=np.float32),
-        episode_ends=np.asarray(ends, dtype=np.int64),
-        next_obs=np.asarray(next_list, dtype=np.float32),
-        rewards=np.asarray(reward_list, dtype=np.float32),
-        metadata={"env": env_name,
-                  "source": f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}; "
-                            f"{_card_score(card)} on its card's {card['eval_episodes']} evaluation episodes)",
-                  "seed": seed, "weights": weights, "expert_sha256": sha, "min_return": min_return,
-                  "stochastic": stochastic, "dart_noise": dart_noise, "num_transitions": num_transitions,
-                  "last_episode_cut_by": cut,
-                  "redrawn_episodes": redrawn, **env_kwargs,
-                  "episode_returns": [float(r) for r in returns]},
-    )
+        raise RuntimeError(f"{env_name} expert: only {recorder.num_episodes} of {max_attempts} episodes {bar_text}")
+    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
+    source = (f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}; "
+              f"{_card_score(card)} on its card's {card['eval_episodes']} evaluation episodes)")
+    return recorder.dataset({"env": env_name, "source": source, "seed": seed, "weights": weights,
+                             "expert_sha256": sha, "min_return": min_return, "stochastic": stochastic,
+                             "dart_noise": dart_noise, "num_transitions": num_transitions,
+                             "last_episode_cut_by": cut, "redrawn_episodes": redrawn, **env_kwargs,
+                             "episode_returns": [float(r) for r in returns]})
 
 
 generate_halfcheetah = functools.partial(generate_demos, "halfcheetah")

@@ -14,7 +14,7 @@ from collections import deque
 import numpy as np
 from tqdm.auto import tqdm
 
-from dbc_jax.data.dataset import Dataset
+from dbc_jax.data.dataset import Dataset, EpisodeRecorder
 from dbc_jax.envs.maze import MAX_EPISODE_STEPS, MEDIUM_MAZE, MazeEnv
 
 SOLVE_THRESHOLD = 0.1
@@ -87,11 +87,10 @@ def generate_demos(
     env = MazeEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
     rng = np.random.default_rng(seed)
     expert = WaypointExpert(rng)
-    obs_list, act_list, next_list, reward_list, ends = [], [], [], [], []
-    num_steps = 0
+    recorder = EpisodeRecorder()
     redrawn = 0
     with tqdm(total=num_episodes, desc="maze demos", unit="ep", disable=not progress) as bar:
-        while len(ends) < num_episodes:
+        while recorder.num_episodes < num_episodes:
             obs, _ = env.reset(seed=int(rng.integers(2**31)))
             if np.array_equal(np.round(obs[:2]), np.round(obs[4:])):
                 redrawn += 1
@@ -113,29 +112,11 @@ def generate_demos(
             else:
                 redrawn += 1
                 continue
-            obs_list += ep_obs
-            act_list += ep_act
-            next_list += ep_next
-            reward_list += ep_rew
-            num_steps += len(ep_obs)
-            ends.append(num_steps)
+            recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
             bar.update(1)
-    return Dataset(
-        obs=np.asarray(obs_list, dtype=np.float32),
-        actions=np.asarray(act_list, dtype=np.float32),
-        episode_ends=np.asarray(ends, dtype=np.int64),
-        next_obs=np.asarray(next_list, dtype=np.float32),
-        rewards=np.asarray(reward_list, dtype=np.float32),
-        metadata={
-            "env": "maze",
-            "source": "dbc_jax scripted waypoint expert",
-            "seed": seed,
-            "noise_ratio": noise_ratio,
-            "goal_noise_ratio": goal_noise_ratio,
-            "action_noise": action_noise,
-            "redrawn_episodes": redrawn,
-        },
-    )
+    return recorder.dataset({"env": "maze", "source": "dbc_jax scripted waypoint expert", "seed": seed,
+                             "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
+                             "action_noise": action_noise, "redrawn_episodes": redrawn})
 
 
 def expert_success_rate(num_episodes: int = 200, seed: int = 0, action_noise: float = 0.5) -> float:
