@@ -131,6 +131,15 @@ def shrink_to_smoke(c: ConfigDict, num_episodes: int, epochs: int, eval_episodes
     c.eval.num_episodes = eval_episodes
 
 
+def shrink_to_quick(c: ConfigDict, diffusion: dict, policy: dict, eval_every_epochs: int) -> None:
+    """The ``quick`` preset's CPU-sized numbers of a task: the diffusion model's and the policy's fields it sets
+    (width, epochs, lr, chunk), and the periodic evaluation interval."""
+    for section, fields in (("diffusion", diffusion), ("policy", policy)):
+        for name, value in fields.items():
+            c[section][name] = value
+    c.eval.every_epochs = eval_every_epochs
+
+
 def shrink_joint_models_to_quick(c: ConfigDict) -> None:
     """The ``quick`` preset's EBM and VAE: CPU-sized (the authors' 4-layer nets for 2000 and ~700 epochs take hours
     on 2 cores: 27 and 106 updates/s on Maze, ``make bench ARGS="--models ebm vae"``), 100 epochs at lr 1e-3."""

@@ -3,7 +3,7 @@ differs: the policy width and learning rates."""
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, learned_expert, shrink_to_smoke
+from dbc_jax.configs._base import base_config, learned_expert, shrink_to_quick, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -30,12 +30,8 @@ def locomotion_config(env_name: str, preset: str, policy_hidden: int, lr: float,
     c.eval.every_epochs = 50  # periodic evaluation interval in policy epochs (~2000 updates, as the official)
 
     if preset == "quick":  # CPU-sized; see the task file's docstring
-        c.diffusion.hidden = 256
-        c.diffusion.epochs = 500
-        c.diffusion.lr = 1e-3
-        c.diffusion.log_every_epochs = 50
-        c.policy.epochs = 300
-        c.eval.every_epochs = 100
+        shrink_to_quick(c, diffusion=dict(hidden=256, epochs=500, lr=1e-3, log_every_epochs=50),
+                        policy=dict(epochs=300), eval_every_epochs=100)
     elif preset == "smoke":
         shrink_to_smoke(c, num_episodes=1, epochs=2, eval_episodes=2)
         c.algo_overrides = ConfigDict({"bc": {}})

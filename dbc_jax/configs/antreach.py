@@ -22,7 +22,7 @@ a 2-core CPU, the current code; commands, wall times and dates: docs/paper_table
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, learned_expert, shrink_to_smoke
+from dbc_jax.configs._base import base_config, learned_expert, shrink_to_quick, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -49,14 +49,8 @@ def get_config(preset: str = "quick") -> ConfigDict:
 
     if preset == "quick":  # CPU-sized; see the docstring
         c.data.normalize = True
-        c.diffusion.hidden = 256
-        c.diffusion.epochs = 500
-        c.diffusion.lr = 1e-3
-        c.diffusion.log_every_epochs = 50
-        c.policy.epochs = 300
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 25
-        c.eval.every_epochs = 100
+        shrink_to_quick(c, diffusion=dict(hidden=256, epochs=500, lr=1e-3, log_every_epochs=50),
+                        policy=dict(epochs=300, lr=1e-3, log_every_epochs=25), eval_every_epochs=100)
     elif preset == "smoke":
         shrink_to_smoke(c, num_episodes=4, epochs=4, eval_episodes=4)
     # Baselines (notes section 5): DP a 4 x 1200 noise MLP at lr 1e-5, IBC a 1 x 1200 energy MLP at lr 5e-5, 30,000

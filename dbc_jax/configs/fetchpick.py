@@ -26,7 +26,7 @@ quick preset on a 2-core CPU, the current code; commands, wall times and dates: 
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, shrink_to_smoke
+from dbc_jax.configs._base import base_config, shrink_to_quick, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -51,13 +51,8 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.eval.every_epochs = 250  # periodic evaluation interval in policy epochs (0: only at the end)
 
     if preset == "quick":  # CPU-sized; see the docstring
-        c.diffusion.hidden = 256
-        c.diffusion.epochs = 300
-        c.diffusion.log_every_epochs = 50
-        c.policy.epochs = 200
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 25
-        c.eval.every_epochs = 50
+        shrink_to_quick(c, diffusion=dict(hidden=256, epochs=300, log_every_epochs=50),
+                        policy=dict(epochs=200, lr=1e-3, log_every_epochs=25), eval_every_epochs=50)
     elif preset == "smoke":
         shrink_to_smoke(c, num_episodes=10, epochs=4, eval_episodes=4)
     # Baselines: 3 x 256 nets as on Maze (the paper gives no FetchPick settings for them); quick trains DP at the

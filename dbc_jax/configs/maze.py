@@ -26,7 +26,7 @@ quick rows: the current code, commands, wall times and dates: docs/paper_table_q
 
 from ml_collections import ConfigDict
 
-from dbc_jax.configs._base import base_config, shrink_to_smoke
+from dbc_jax.configs._base import base_config, shrink_to_quick, shrink_to_smoke
 from dbc_jax.configs._baselines import add_baselines
 
 
@@ -52,13 +52,8 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.eval.every_epochs = 140  # periodic evaluation interval in policy epochs (0: only at the end)
 
     if preset == "quick":  # CPU-sized: 300 DM epochs (not 8000) and 150 policy epochs (not 2000) at 10-20x the lr
-        c.diffusion.epochs = 300
-        c.diffusion.lr = 1e-3
-        c.diffusion.log_every_epochs = 25
-        c.policy.epochs = 150
-        c.policy.lr = 1e-3
-        c.policy.log_every_epochs = 10
-        c.eval.every_epochs = 50
+        shrink_to_quick(c, diffusion=dict(epochs=300, lr=1e-3, log_every_epochs=25),
+                        policy=dict(epochs=150, lr=1e-3, log_every_epochs=10), eval_every_epochs=50)
     elif preset == "smoke":
         shrink_to_smoke(c, num_episodes=10, epochs=4, eval_episodes=4)
     # Baselines: 3 x 256 nets like DBC's policy; lr 1e-4 (Diffusion Policy's AdamW lr) and 1e-3 (IBC's state-based
