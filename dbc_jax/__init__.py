@@ -8,7 +8,9 @@
 
 from dbc_jax import tasks as _tasks
 from dbc_jax.configs import get_config
-from dbc_jax.train import Results, TrainData, TrainState, evaluate_workdir, make_train, train
+from dbc_jax.results import Results
+from dbc_jax.train import evaluate_workdir, make_train, train
+from dbc_jax.trainer import TrainData, TrainState
 
 _tasks.register_all()
 

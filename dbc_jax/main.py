@@ -19,7 +19,9 @@ from ml_collections import config_flags
 import dbc_jax
 from dbc_jax.errors import run_cli
 from dbc_jax.tasks import get_task
-from dbc_jax.train import evaluate_workdir, make_demos, plot_evaluation
+from dbc_jax.demos import make_demos
+from dbc_jax.plots import plot_evaluation
+from dbc_jax.train import evaluate_workdir
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
                                           lock_config=True)

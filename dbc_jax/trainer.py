@@ -132,16 +132,16 @@ def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
 def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool = True) -> TrainFns:
     """Pure training functions for demos of ``obs_dim``-dimensional states and ``act_dim``-dimensional actions.
 
-    ``squeeze_one=False`` vmaps a member axis of size 1 as well (see :func:`map_members`; the results documented
-    before 2026-11-23's squeeze were computed that way).
+    ``config`` is resolved (:func:`dbc_jax.configs.resolve`): the run's edge resolves it once, and the trainer never
+    again (``dbc_jax.make_train`` resolves a config of the user's, then calls this). ``squeeze_one=False`` vmaps a
+    member axis of size 1 as well (see :func:`map_members`; the results documented before 2026-11-23's squeeze were
+    computed that way).
     """
-    config = config_lib.resolve(config)
     algo = algos.get(config.algo)
     grid = Grid.from_config(config)
     num_seeds = config.num_seeds
     model_cfg, pol_cfg = config[config.model], config.policy
     has_model = config_lib.uses_joint_model(config)
-    is_dbc = config.algo in ("dbc", "bc")
 
     def parts(action_bounds):
         """The agent and joint model; built inside each traced function from the data's (traced) bounds."""
@@ -214,11 +214,9 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool
                 x_agent = jnp.concatenate([o, jax.lax.stop_gradient(algo.act(agent, params, o))], -1)
                 x_expert = jnp.concatenate([o, a], -1)
                 model_state, info = model.online_step(model_state, x_expert, x_agent, jax.random.fold_in(k, 1))
-            weights = {"coeff_bc": hp.coeff_bc} if is_dbc else {}
-            if model:
-                weights.update(model_params=(model_state if online else frozen_model).params, coeff_model=hp.coeff)
+            model_params = (model_state if online else frozen_model).params if model else None
             (_, pol_info), grads = jax.value_and_grad(
-                functools.partial(algo.policy_loss, agent), has_aux=True)(params, o, a, k, **weights)
+                functools.partial(algo.policy_loss, agent), has_aux=True)(params, o, a, k, hp, model_params)
             updates, opt_state = tx.update(grads, opt_state, params)
             info.update(pol_info)
             info["policy/grad_norm"] = optax.tree.norm(grads)

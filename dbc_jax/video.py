@@ -192,7 +192,8 @@ def record_videos(workdir: str, num_episodes: int = 4, member: int = 0, fmt: str
 
     from dbc_jax.evaluate import CMujocoEvaluator, make_policy_fn
     from dbc_jax.tasks import get_task
-    from dbc_jax.train import eval_key, restore_workdir
+    from dbc_jax.trainer import eval_key
+    from dbc_jax.workdir import restore_workdir
 
     check_format(fmt)
     if num_episodes < 1:

@@ -21,7 +21,7 @@ import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.errors import run_cli
 from dbc_jax.joint_models import MODEL_NAMES
-from dbc_jax.train import saved_results
+from dbc_jax.workdir import saved_results
 
 # ablations_and_tasks.md section 1: Maze success rate (%), mean and std over 3 seeds.
 PAPER = {("diffusion", False): (79.6, 9.6), ("diffusion", True): (95.4, 1.7), ("ebm", False): (20.3, 11.8),

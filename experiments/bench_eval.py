@@ -30,7 +30,8 @@ from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.evaluate import CMujocoEvaluator, MJXEvaluator, make_policy_fn
 from dbc_jax.normalization import Normalizer
 from dbc_jax.provenance import hardware
-from dbc_jax.train import TrainData, make_train
+from dbc_jax.train import make_train
+from dbc_jax.trainer import TrainData
 
 TWIN_TASKS = [task.name for task in TASKS.values() if task.has_twin]  # what both backends can run
 
@@ -73,7 +74,9 @@ def bench(task: str, backend: str, batch: int, steps: int) -> dict:
 
 
 def bench_workdir(workdir: str, backend: str, calls: int) -> dict:
-    from dbc_jax.train import run_evaluator, eval_key, restore_workdir
+    from dbc_jax.train import run_evaluator
+    from dbc_jax.trainer import eval_key
+    from dbc_jax.workdir import restore_workdir
 
     config, state, normalizer, bounds, fns = restore_workdir(workdir)
     config.eval.backend = backend

@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import dbc_jax
-from dbc_jax.train import TrainData, make_train
-
 from dbc_jax.provenance import hardware
+from dbc_jax.train import make_train
+from dbc_jax.trainer import TrainData
 
 ALGOS = ("dbc", "dp", "ibc")
 

@@ -47,7 +47,8 @@ import dbc_jax
 from dbc_jax import joint_models
 from dbc_jax.joint_models import MODEL_NAMES
 from dbc_jax.provenance import hardware
-from dbc_jax.train import TrainData, make_train
+from dbc_jax.train import make_train
+from dbc_jax.trainer import TrainData
 
 CASES = {
     "maze": dict(obs_dim=6, act_dim=2, n=18525, dm_hidden=128, policy=(256, 256, 256)),

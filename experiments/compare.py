@@ -38,12 +38,11 @@ from ml_collections import ConfigDict
 
 import dbc_jax
 from dbc_jax import stats
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
-from dbc_jax.tasks import TASKS, get_task
-from dbc_jax.train import config_differences, read_json, saved_results
-
 from dbc_jax.provenance import hardware
+from dbc_jax.tasks import TASKS, get_task
+from dbc_jax.workdir import config_differences, saved_results
 
 import paper_table  # experiments/: the script's folder, first on sys.path
 from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, default_paper_data, duration,

@@ -38,7 +38,8 @@ import numpy as np
 import dbc_jax
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.errors import run_cli
-from dbc_jax.train import TrainData, make_train
+from dbc_jax.train import make_train
+from dbc_jax.trainer import TrainData
 
 METHODS = {"bc": "BC", "dbc": "DBC (BC + λ·diffusion)", "term": "diffusion term alone (coeff_bc 0)",
            "dp": "Diffusion Policy"}

@@ -31,12 +31,12 @@ import traceback
 import numpy as np
 
 import dbc_jax
-from dbc_jax.checkpoint import atomic_write_text
+from dbc_jax.checkpoint import atomic_write_text, read_json
 from dbc_jax.errors import run_cli
-from dbc_jax.tasks import TASKS, get_task
-from dbc_jax.train import MetricsLog, read_json, saved_results
-
+from dbc_jax.metrics import MetricsLog
 from dbc_jax.provenance import hardware
+from dbc_jax.tasks import TASKS, get_task
+from dbc_jax.workdir import saved_results
 
 METHODS = {"dbc": "DBC", "bc": "BC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The paper's main table (official_dbc_spec.md section 10): mean, std over 3 seeds; success rate (%) or return.
@@ -156,7 +156,7 @@ def collect(config, saved: dict) -> dict:
     data_meta = {}
     if not config.data.path:
         from dbc_jax.data import load_dataset
-        from dbc_jax.train import default_data_path
+        from dbc_jax.demos import default_data_path
 
         path = default_data_path(config)
         if os.path.exists(path):  # a finished run no longer needs its demo file; a copy of runs/ may come without it

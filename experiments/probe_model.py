@@ -21,7 +21,8 @@ from dbc_jax import joint_models
 from dbc_jax.data import load_dataset
 from dbc_jax.errors import run_cli
 from dbc_jax.tasks import get_task
-from dbc_jax.train import default_data_path, restore_workdir
+from dbc_jax.demos import default_data_path
+from dbc_jax.workdir import restore_workdir
 
 
 def probe(workdir: str, pairs: int = 4096, draws: int = 8, seed: int = 0) -> dict:

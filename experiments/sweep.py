@@ -29,7 +29,8 @@ from dbc_jax.configs import PRESETS
 from dbc_jax.errors import run_cli
 from dbc_jax.grid import Grid, axis_for_field, config_field
 from dbc_jax.tasks import TASKS
-from dbc_jax.train import MetricsLog, saved_results
+from dbc_jax.metrics import MetricsLog
+from dbc_jax.workdir import saved_results
 
 
 def parse_grids(config, items: list[str]) -> tuple[dict, dict]:

@@ -184,7 +184,9 @@ def test_expert_card_names_command_seed_steps_and_success():
 
 def test_demos_keep_successful_episodes_only_and_smoke_trains_on_raw_data(tmp_path):
     from dbc_jax.data import load_dataset
-    from dbc_jax.train import evaluate_workdir, make_demos, restore_workdir
+    from dbc_jax.demos import make_demos
+    from dbc_jax.train import evaluate_workdir
+    from dbc_jax.workdir import restore_workdir
 
     config = dbc_jax.get_config("antreach", "smoke")
     config.workdir, config.data.path = str(tmp_path / "run"), str(tmp_path / "demos.npz")
@@ -207,7 +209,7 @@ def test_demos_keep_successful_episodes_only_and_smoke_trains_on_raw_data(tmp_pa
 def test_demos_counted_in_transitions_cut_the_last_episode_and_name_the_file(tmp_path):
     """``data.expert.num_transitions`` (HandRotate's 10,000): whole successful episodes, the last one cut."""
     from dbc_jax.experts.learned import generate_demos
-    from dbc_jax.train import default_data_path
+    from dbc_jax.demos import default_data_path
 
     demos = generate_demos("antreach", num_episodes=100, num_transitions=120, progress=False)
     assert len(demos.obs) == len(demos.actions) == len(demos.next_obs) == len(demos.rewards) == 120

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import dbc_jax
-from dbc_jax.train import TrainData, evaluate_workdir, make_train
+from dbc_jax.train import evaluate_workdir
+from dbc_jax.train import make_train
+from dbc_jax.trainer import TrainData
 
 
 def toy_config(algo: str, **fields):
@@ -93,7 +95,7 @@ def test_smoke_train_and_reevaluate_on_maze(tmp_path, algo):
     config = dbc_jax.get_config("maze", "smoke")
     config.algo, config.workdir = algo, str(tmp_path / algo)
     config.data.path = str(tmp_path / "demos.npz")
-    from dbc_jax.train import make_demos
+    from dbc_jax.demos import make_demos
 
     make_demos(config, config.data.path, progress=False)
     results = dbc_jax.train(config, progress=False)

@@ -10,7 +10,8 @@ import pytest
 
 import dbc_jax
 from dbc_jax import stats
-from dbc_jax.train import MetricsLog, make_demos
+from dbc_jax.demos import make_demos
+from dbc_jax.metrics import MetricsLog
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import compare  # noqa: E402

@@ -37,7 +37,8 @@ def test_trained_maze_policy_gets_the_same_success_rate_on_both_backends(tmp_pat
     """Train BC on Maze with the C backend evaluating, then evaluate the saved policy on MJX: 200 episodes each,
     two-proportion z-test on the success rate. The run's config names its backend. Measured 2026-11-22: C 0.255,
     MJX 0.275, z = 0.45."""
-    from dbc_jax.train import evaluate_workdir, make_demos
+    from dbc_jax.demos import make_demos
+    from dbc_jax.train import evaluate_workdir
 
     config = dbc_jax.get_config("maze", "smoke")
     config.algo, config.num_seeds, config.policy.epochs, config.eval.num_episodes = "bc", 1, 60, 200

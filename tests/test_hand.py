@@ -140,7 +140,8 @@ def test_expert_card_names_command_seed_steps_and_success():
 def test_demos_are_successful_episodes_counted_in_transitions_and_smoke_train(tmp_path):
     import dbc_jax
     from dbc_jax.data import load_dataset
-    from dbc_jax.train import evaluate_workdir, make_demos
+    from dbc_jax.demos import make_demos
+    from dbc_jax.train import evaluate_workdir
 
     config = dbc_jax.get_config("handrotate", "smoke")
     config.workdir, config.data.path = str(tmp_path / "run"), str(tmp_path / "demos.npz")

@@ -13,7 +13,9 @@ import pytest
 import dbc_jax
 from dbc_jax import joint_models
 from dbc_jax.checkpoint import Checkpoints
-from dbc_jax.train import evaluate_workdir, make_demos, restore_workdir
+from dbc_jax.demos import make_demos
+from dbc_jax.train import evaluate_workdir
+from dbc_jax.workdir import restore_workdir
 
 
 def ring(key, n, radius=1.0):

@@ -117,7 +117,7 @@ def test_smoke_preset_trains_end_to_end_on_demos_from_the_shipped_expert(tmp_pat
     config = dbc_jax.get_config(task, "smoke")
     config.workdir = str(tmp_path / "run")
     config.data.path = str(tmp_path / "demos.npz")  # a missing explicit path is an error: make it first
-    from dbc_jax.train import make_demos
+    from dbc_jax.demos import make_demos
 
     make_demos(config, config.data.path, progress=False)
     demos = load_dataset(config.data.path)
@@ -153,7 +153,7 @@ def test_dart_noise_spreads_the_states_but_records_the_experts_own_actions():
 
 def test_demos_of_an_older_expert_are_regenerated(tmp_path, monkeypatch):
     """The demo file records the expert weights' sha256; after `make expert` the old demos are remade."""
-    from dbc_jax.train import prepare_dataset
+    from dbc_jax.demos import prepare_dataset
 
     monkeypatch.chdir(tmp_path)
     params, card = sac.load_actor(sac.weights_path("walker"))

@@ -10,6 +10,7 @@ import pytest
 import dbc_jax
 from dbc_jax import diffusion, joint_models
 from dbc_jax.algos import dbc
+from dbc_jax.grid import Hparams
 from dbc_jax.joint_models.diffusion import Denoiser
 from dbc_jax.networks import Policy
 
@@ -43,8 +44,13 @@ def with_actions(a):
     return {"params": {"actions": a}}
 
 
+def weights(coeff=30.0, coeff_bc=1.0):
+    """One member's hyperparameters, as the trainer passes them to every algorithm's policy_loss."""
+    return Hparams(seed=jnp.int32(0), coeff=jnp.float32(coeff), coeff_bc=jnp.float32(coeff_bc), lr=jnp.float32(1e-3))
+
+
 def loss(agent, pol, model_params, obs, actions, key, coeff=30.0):
-    return dbc.policy_loss(agent, pol, obs, actions, key, model_params=model_params, coeff_model=coeff)
+    return dbc.policy_loss(agent, pol, obs, actions, key, weights(coeff), model_params)
 
 
 @pytest.mark.parametrize("name", joint_models.MODEL_NAMES)
@@ -117,7 +123,7 @@ def test_bc_has_no_joint_model():
     agent = dbc.Agent(policy=TableActions(), model=None, term="hinge")
     obs, actions = jnp.zeros((B, OBS)), jnp.ones((B, ACT))
     pred = actions + 0.2
-    total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0))
+    total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0), weights(coeff=0.0))
     np.testing.assert_allclose(total, jnp.mean((pred - actions) ** 2), rtol=1e-6)
     assert "model/agent" not in info  # no joint model is evaluated for BC
     assert isinstance(dbc.make_agent(dbc_jax.get_config("maze"), OBS, ACT).policy, Policy)

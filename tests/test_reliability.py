@@ -20,7 +20,9 @@ from dbc_jax.configs.checks import SAC_RULES, leaves, rules_for
 from dbc_jax.errors import CheckpointError, NonFiniteError, WorkdirBusyError
 from dbc_jax.experts import sac
 from dbc_jax.tasks import TASKS
-from dbc_jax.train import evaluate_workdir, make_demos, restore_workdir
+from dbc_jax.demos import make_demos
+from dbc_jax.train import evaluate_workdir
+from dbc_jax.workdir import restore_workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

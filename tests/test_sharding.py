@@ -10,14 +10,17 @@ import jax
 import numpy as np
 
 import dbc_jax
-from dbc_jax.train import make_demos, restore_workdir
+from dbc_jax.demos import make_demos
+
+# Run in a fresh process: the device count is fixed when jax starts.
+from dbc_jax.workdir import restore_workdir
 
 # Run in a fresh process: the device count is fixed when jax starts.
 SHARDED = textwrap.dedent("""
     import json, sys
     import jax
     import dbc_jax
-    from dbc_jax.train import member_mesh, shard_members
+    from dbc_jax.sharding import member_mesh, shard_members
 
     config = dbc_jax.configs.ConfigDict(json.loads(sys.argv[1]))
     assert jax.device_count() == 4, jax.devices()

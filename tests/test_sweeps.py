@@ -14,7 +14,7 @@ import manifold  # noqa: E402
 import sweep  # noqa: E402
 
 import dbc_jax  # noqa: E402
-from dbc_jax.train import make_demos  # noqa: E402
+from dbc_jax.demos import make_demos  # noqa: E402
 
 
 def args_for(tmp_path, *grid, sets=()):

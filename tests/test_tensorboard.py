@@ -9,7 +9,7 @@ import struct
 import pytest
 
 import dbc_jax
-from dbc_jax.train import make_demos
+from dbc_jax.demos import make_demos
 
 
 def read_scalars(folder):

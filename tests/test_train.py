@@ -12,7 +12,10 @@ import pytest
 
 import dbc_jax
 from dbc_jax.provenance import code_version
-from dbc_jax.train import Checkpoints, evaluate_workdir, make_demos, restore_workdir
+from dbc_jax.checkpoint import Checkpoints
+from dbc_jax.demos import make_demos
+from dbc_jax.train import evaluate_workdir
+from dbc_jax.workdir import restore_workdir
 
 
 def tiny_config(tmp_path, **overrides):
@@ -142,7 +145,7 @@ def test_only_the_sections_a_run_uses_decide_whether_it_is_the_same_run(tmp_path
     """A finished BC run stays valid when the task's diffusion model settings change; DBC's does not; the dp and
     ibc sections count only for their own algorithm."""
     from dbc_jax.configs import resolve
-    from dbc_jax.train import config_differences
+    from dbc_jax.workdir import config_differences
 
     def differences(algo, section, field, value):
         saved = json.loads(resolve(tiny_config(tmp_path, algo=algo)).to_json())
@@ -290,7 +293,7 @@ def test_grid_run_equals_its_points_run_apart(tmp_path, demos):
 def test_own_demo_file_follows_the_config(tmp_path, monkeypatch):
     """Presets with other demo counts or settings never train on each other's default demo file."""
     from dbc_jax.tasks import get_task
-    from dbc_jax.train import prepare_dataset
+    from dbc_jax.demos import prepare_dataset
 
     monkeypatch.chdir(tmp_path)
     c = dbc_jax.get_config("maze", "smoke")

@@ -44,20 +44,20 @@ def act(agent: Agent, policy_params, obs, key=None):
     return agent.policy.apply(policy_params, obs)
 
 
-def policy_loss(agent: Agent, policy_params, obs, actions, key, coeff_bc=1.0, model_params=None, coeff_model=None):
-    """``coeff_bc`` times BC plus, with a joint model, ``coeff_model`` (λ) times its term; ``model_params`` get no
-    gradient. The weights may be traced values: the trainer passes each grid member's own."""
+def policy_loss(agent: Agent, policy_params, obs, actions, key, hparams, model_params=None):
+    """``hparams.coeff_bc`` times BC plus, with a joint model, ``hparams.coeff`` (λ) times its term;
+    ``model_params`` get no gradient. The weights are traced values: the trainer passes each grid member's own."""
     pred = act(agent, policy_params, obs)
     bc = jnp.mean((pred - actions) ** 2)
     info = {"bc/mse": bc}
-    loss = coeff_bc * bc
+    loss = hparams.coeff_bc * bc
     if agent.model is not None:
         model_params = jax.lax.stop_gradient(model_params)
         agent_loss = agent.model.proxy_loss(model_params, jnp.concatenate([obs, pred], -1), key)
         expert_loss = jax.lax.stop_gradient(
             agent.model.proxy_loss(model_params, jnp.concatenate([obs, actions], -1), key))
         term = model_term(agent.term, agent_loss, expert_loss)
-        loss = loss + coeff_model * term
+        loss = loss + hparams.coeff * term
         info.update({"model/agent": jnp.mean(agent_loss), "model/expert": jnp.mean(expert_loss), "model/term": term})
     info["loss/total"] = loss
     return loss, info

@@ -55,8 +55,9 @@ def _uniform(agent: Agent, key, shape):
     return jax.random.uniform(key, shape + agent.action_low.shape, minval=agent.action_low, maxval=agent.action_high)
 
 
-def policy_loss(agent: Agent, params, obs, actions, key):
+def policy_loss(agent: Agent, params, obs, actions, key, hparams=None, model_params=None):
     """InfoNCE against ``num_negatives`` counter-examples drawn uniformly within the bounds."""
+    del hparams, model_params  # the trainer's interface; IBC has no BC weight, λ or joint model
     negatives = _uniform(agent, key, (actions.shape[0], agent.num_negatives))
     energy_fn = lambda o, a: agent.net.apply(params, o, a)  # noqa: E731
     loss, accuracy = info_nce(energy_fn, obs, actions, negatives, agent.temperature)

@@ -48,7 +48,6 @@ def resolve(config: ConfigDict) -> ConfigDict:
             section, name = field.split(".")
             if config[section][name] % 2:
                 raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
-    config.eval.backend = config.eval.get("backend", "auto")  # runs saved before the field existed
     from dbc_jax.evaluate import choose_backend
 
     choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
@@ -88,6 +87,7 @@ were normalized."""
     saved = json.loads(json.dumps(saved))
     saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
     saved["data"].setdefault("normalize", True)  # runs from before the option were all normalized
+    saved["eval"].setdefault("backend", "auto")  # runs from before the option chose it automatically
     saved.setdefault("log", {"tensorboard": False, "wandb": False})  # runs from before event files wrote none
     if "dm" not in saved:
         return saved
