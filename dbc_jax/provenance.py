@@ -11,8 +11,9 @@ import subprocess
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
-    """The code this process runs: dbc_jax's version and, in a git checkout, the commit and whether tracked files
-    differ from it (``dirty``). Computed once, at the first call (a training run's start)."""
+    """The code this process runs, and where: dbc_jax's version, in a git checkout the commit and whether tracked
+    files differ from it (``dirty``), and :func:`hardware`. Computed once, at the first call (a training run's
+    start); a run records one per sitting (``results.json``'s ``code``)."""
     from dbc_jax import __version__
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -25,8 +26,8 @@ def code_version() -> dict:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):  # not a git checkout (an installed package), or no git
-        return {"dbc_jax": __version__, "commit": "", "dirty": False}
-    return {"dbc_jax": __version__, "commit": commit, "dirty": dirty}
+        return {"dbc_jax": __version__, "commit": "", "dirty": False, "hardware": hardware()}
+    return {"dbc_jax": __version__, "commit": commit, "dirty": dirty, "hardware": hardware()}
 
 
 def hardware() -> str:

@@ -112,9 +112,12 @@ def run_records(saved: dict) -> list[dict]:
 
 
 def collect(config: ConfigDict, data: str, saved: dict, record: dict) -> dict:
-    """A finished cell as recorded: its runs, time, code, date and the hardware that ran this process."""
-    return {**record, "runs": run_records(saved), "wall_s": saved.get("timings", {}), "code": saved.get("code", []),
-            "date": finished_on(config.workdir), "hardware": hardware(), "config": portable(config, data)}
+    """A finished cell as recorded: its runs, time, code, date and hardware (each sitting's, as the run recorded
+    it; runs from before it did: this process's)."""
+    code = saved.get("code", [])
+    machines = list(dict.fromkeys(c["hardware"] for c in code if "hardware" in c)) or [hardware()]
+    return {**record, "runs": run_records(saved), "wall_s": saved.get("timings", {}), "code": code,
+            "date": finished_on(config.workdir), "hardware": " + ".join(machines), "config": portable(config, data)}
 
 
 def reference_returns(task: str) -> dict:
@@ -510,8 +513,8 @@ README_START, README_END = "<!-- compare:start -->", "<!-- compare:end -->"
 
 
 def machine(hardware_text: str) -> str:
-    """The device and host of a ``hardware()`` line, without the versions."""
-    return ", ".join(hardware_text.split(" | ")[:2])
+    """The device and host of a cell's ``hardware()`` lines (" + " between sittings' machines), without versions."""
+    return "; ".join(", ".join(line.split(" | ")[:2]) for line in hardware_text.split(" + "))
 
 
 def readme_block(table: dict) -> str:

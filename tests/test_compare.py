@@ -12,6 +12,7 @@ import dbc_jax
 from dbc_jax import stats
 from dbc_jax.demos import make_demos
 from dbc_jax.metrics import MetricsLog
+from dbc_jax.provenance import hardware
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import compare  # noqa: E402
@@ -75,6 +76,7 @@ def test_cells_of_independent_runs_kept_in_the_json_and_regenerated_from_it(tmp_
         assert [r["stderr"] for r in cell["runs"]] == pytest.approx(episodes.std(1, ddof=1) / np.sqrt(4))
         assert cell["stats"]["n"] == 3 and cell["stats"]["mean"] == pytest.approx(np.mean(saved["per_member"]))
         assert cell["config"]["num_seeds"] == 3 and "workdir" not in cell["config"]
+        assert cell["hardware"] == hardware() == saved["code"][0]["hardware"]  # as the run recorded it
     assert cells["dbc"]["config"]["diffusion"]["shared"] is False  # each run pretrains its own model
     (pair,) = [c for c in table["comparisons"] if c["baseline"] == "bc"]
     assert pair == {"task": "maze", "data": "ours", "baseline": "bc",
