@@ -92,7 +92,7 @@ class Phase(NamedTuple):
 def plan_phases(config: ConfigDict, fns: TrainFns, num_items: int) -> tuple[Phase, Phase]:
     """The run's two phases (phase 1 has 0 epochs for BC, DP, IBC and the online GAN)."""
     updates, grid, model = fns.updates_per_epoch(num_items), fns.grid, config[config.model]
-    return (Phase("model", config.model, config_lib.pretrain_epochs(config), model.get("log_every_epochs", 1),
+    return (Phase("model", config.model, fns.pretrain_epochs, model.get("log_every_epochs", 1),
                   updates["model"], fns.model_epochs, member_names("model", config, grid, fns.model_count),
                   "model/loss", False),
             Phase("policy", f"{config.algo} policy", config.policy.epochs, config.policy.log_every_epochs,

@@ -88,6 +88,7 @@ class TrainFns(NamedTuple):
     act: Callable  # (params, obs, key, action_bounds) -> actions, normalized; for one member
     grid: Grid  # the config's grid: its hparams() are what init takes
     model_count: int  # M, the joint models the state holds (0 without one)
+    pretrain_epochs: int  # epochs of joint-model pretraining (0 without phase 1)
     updates_per_epoch: Callable  # num_items -> {"model": int, "policy": int}
 
 
@@ -153,6 +154,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool
     online = probe is not None and probe.online_step is not None
     per_seed_model = has_model and not online and not model_cfg.shared
     model_count = grid.num_members if online else num_seeds if per_seed_model else 1 if has_model else 0
+    pretrain_epochs = config_lib.pretrain_epochs(config)
 
     def updates_per_epoch(num_items: int) -> dict:
         pretrains = config_lib.pretrains_model(config)
@@ -262,8 +264,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool
 
     def run(key, data: TrainData, hparams: Hparams):
         state = init(key, data, hparams)
-        epochs = config_lib.pretrain_epochs(config)
-        state, model_info = model_epochs(state, data, epochs) if epochs else (state, {})
+        state, model_info = model_epochs(state, data, pretrain_epochs) if pretrain_epochs else (state, {})
         state, pol_info = policy_epochs(state, data, pol_cfg.epochs)
         return state, model_info, pol_info
 
@@ -271,7 +272,7 @@ def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool
         return algo.act(parts(action_bounds)[0], params, obs, key)
 
     return TrainFns(init=init, model_epochs=model_epochs, policy_epochs=policy_epochs, run=run, act=act, grid=grid,
-                    model_count=model_count, updates_per_epoch=updates_per_epoch)
+                    model_count=model_count, pretrain_epochs=pretrain_epochs, updates_per_epoch=updates_per_epoch)
 
 
 def eval_key(seed: int, policy_epoch: int) -> jax.Array:

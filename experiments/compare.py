@@ -378,8 +378,9 @@ def number(value: float, places: int) -> str:
 def metric_text(table: dict) -> str:
     tasks = list(dict.fromkeys(t for t, _ in ordered_rows(table)))
     by_metric = {m: [LABELS[t] for t in tasks if get_task(t).metric == m] for m in ("success", "return")}
-    return "; ".join(f"{'Success rate (%)' if m == 'success' else 'return'} for {', '.join(names)}"
-                     for m, names in by_metric.items() if names).capitalize()
+    text = "; ".join(f"{'success rate (%)' if m == 'success' else 'return'} for {', '.join(names)}"
+                     for m, names in by_metric.items() if names)
+    return text[:1].upper() + text[1:]
 
 
 def protocol_lines(table: dict, cells: list[dict]) -> list[str]:

@@ -152,3 +152,10 @@ def test_bad_runs_are_refused_before_any_training():
     with pytest.raises(ValueError, match="--runs gail=3: expected"):
         compare.main(["--runs", "gail=3"])
     assert compare.parse_runs(["4", "ibc=2"]) == {"dbc": 4, "bc": 4, "dp": 4, "ibc": 2}
+
+
+def test_the_page_names_each_metric_with_its_tasks():
+    table = {"rows": [["maze", "ours"], ["walker", "paper"], ["fetchpick", "ours"], ["walker", "ours"]]}
+    assert compare.metric_text(table) == "Success rate (%) for Maze, FetchPick; return for Walker2d"
+    assert compare.machine("CPU only | host CPU: X, 2 cores | jax 1 + GPU: H100 | host CPU: Y, 16 cores | jax 1") == (
+        "CPU only, host CPU: X, 2 cores; GPU: H100, host CPU: Y, 16 cores")
