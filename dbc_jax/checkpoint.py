@@ -36,6 +36,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from dbc_jax.errors import CheckpointError, WorkdirBusyError
+from dbc_jax.files import open_no_follow, umask_mode
 
 
 @contextlib.contextmanager
@@ -44,8 +45,7 @@ def workdir_lock(workdir: str):
     :class:`WorkdirBusyError`. The kernel drops the lock when its process ends, however it ends, so a crash leaves
     nothing stuck."""
     os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_no_follow(os.path.join(workdir, ".lock"), os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,9 +61,12 @@ def workdir_lock(workdir: str):
 
 
 def atomic_write_text(path: str, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file beside it, then a rename, which replaces a link at
+    ``path`` rather than writing through it), with the user's normal permissions."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_")
+    os.fchmod(fd, umask_mode())  # mkstemp makes it readable by its owner only
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

@@ -9,6 +9,7 @@ the traceback instead.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable, Sequence
 
@@ -31,11 +32,19 @@ class WorkdirBusyError(Fault):
     """Another live process writes to this workdir."""
 
 
+class WorkdirError(Fault):
+    """A workdir that cannot be written safely (a file in it is a symbolic link, or cannot be read back)."""
+
+
 def _is_bad_input(error: BaseException) -> bool:
     from absl import app, flags
 
     return isinstance(error, (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                               app.UsageError, flags.Error))
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -> None:
@@ -45,6 +54,7 @@ def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -
     debug = "--debug" in argv or os.environ.get("DBC_JAX_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     sys.argv = argv  # for argparse scripts that read sys.argv themselves
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler's stop: the same clean stop as Ctrl-C
     try:
         main(argv)
     except KeyboardInterrupt:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import jax
 import numpy as np
 from ml_collections import ConfigDict
 
 from dbc_jax.checkpoint import atomic_write_text
-from dbc_jax.errors import NonFiniteError
+from dbc_jax.errors import NonFiniteError, WorkdirError
+from dbc_jax.files import open_no_follow
 from dbc_jax.grid import Grid
 
 
@@ -22,10 +24,23 @@ class MetricsLog:
         self.path = path
 
     def records(self) -> list[dict]:
+        """Every record. A torn last line (a process killed mid-write) is dropped with a warning: the records after
+        the last checkpoint are dropped on resume anyway. A damaged line before it is an error naming the line."""
         if not os.path.exists(self.path):
             return []
         with open(self.path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            lines = [(i, line) for i, line in enumerate(f, 1) if line.strip()]
+        records = []
+        for i, line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                if i != lines[-1][0]:
+                    raise WorkdirError(f"{self.path}, line {i}: not a JSON record ({error.msg}); the file was "
+                                       "edited or damaged: restore it, or train in another workdir") from None
+                print(f"warning: {self.path}, line {i}: a torn last record (the writer was stopped mid-line) is "
+                      "dropped", file=sys.stderr)
+        return records
 
     def truncate(self, model_epoch: int, policy_epoch: int) -> None:
         keep = [r for r in self.records() if r["phase"] == "grid"
@@ -33,7 +48,8 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def append(self, records: list[dict]) -> None:
-        with open(self.path, "a") as f:
+        fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
 
 

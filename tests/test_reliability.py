@@ -17,7 +17,8 @@ import dbc_jax
 from dbc_jax import configs
 from dbc_jax.checkpoint import Checkpoints, workdir_lock
 from dbc_jax.configs.checks import SAC_RULES, leaves, rules_for
-from dbc_jax.errors import CheckpointError, NonFiniteError, WorkdirBusyError
+from dbc_jax.errors import CheckpointError, NonFiniteError, WorkdirBusyError, WorkdirError
+from dbc_jax.metrics import MetricsLog
 from dbc_jax.experts import sac
 from dbc_jax.tasks import TASKS
 from dbc_jax.demos import make_demos
@@ -232,6 +233,74 @@ def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, de
         pass
 
 
+def test_a_planted_symbolic_link_never_redirects_a_write(tmp_path, demos):
+    """A pre-made workdir whose .lock or metrics.jsonl links to a file of the user's: training refuses the lock
+    before anything is written, and the file keeps its contents."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    c = smoke(tmp_path, demos)
+    os.makedirs(c.workdir)
+    os.symlink(victim, os.path.join(c.workdir, ".lock"))
+    with pytest.raises(WorkdirError, match=rf"{c.workdir}/.lock is a symbolic link \(to {victim}\): dbc_jax does not "
+                                           "write through links; remove it, or use another workdir"):
+        dbc_jax.train(c, progress=False)
+    os.remove(os.path.join(c.workdir, ".lock"))
+    log = MetricsLog(os.path.join(c.workdir, "metrics.jsonl"))
+    os.symlink(victim, log.path)
+    with pytest.raises(WorkdirError, match="metrics.jsonl is a symbolic link"):
+        log.append([{"phase": "grid"}])
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_runs_files_get_the_users_normal_permissions(tmp_path, demos, reference):
+    run, _ = reference
+    expected = 0o666 & ~umask()
+    for name in ("config.json", "metrics.jsonl", "results.json"):
+        assert os.stat(os.path.join(run.workdir, name)).st_mode & 0o777 == expected, name
+    assert os.stat(demos).st_mode & 0o777 == expected
+
+
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_damaged_one_named(tmp_path, demos, reference, capfd):
+    """A process killed mid-write leaves half a record: resuming drops it (the records past the checkpoint go
+    anyway) and ends with the uninterrupted run's parameters. A damaged record before the last is named."""
+    _, final = reference
+    c = smoke(tmp_path, demos)
+    shutil.copytree(reference[0].workdir, c.workdir)
+    os.remove(os.path.join(c.workdir, "results.json"))
+    shutil.rmtree(os.path.join(c.workdir, "checkpoints", "8"))  # the run stopped after checkpoint 6 ...
+    path = os.path.join(c.workdir, "metrics.jsonl")
+    with open(path, "a") as f:
+        f.write('{"phase": "policy", "epo')  # ... in the middle of a record
+    dbc_jax.train(c, progress=False)
+    assert "metrics.jsonl, line 12: a torn last record (the writer was stopped mid-line) is dropped" in (
+        capfd.readouterr().err)
+    same_arrays(restore_workdir(c.workdir).state, final)
+    lines = open(path).read().splitlines()
+    lines[3] = lines[3][:20]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with pytest.raises(WorkdirError, match=r"metrics.jsonl, line 4: not a JSON record \(.*\); the file was edited or "
+                                           "damaged: restore it, or train in another workdir"):
+        MetricsLog(path).records()
+
+
+def test_a_misspelled_field_gets_the_closest_known_one():
+    c = dbc_jax.get_config("maze", "smoke")
+    with pytest.raises(ValueError, match=r"^--config.policy.lrr: 'policy.lrr' is not a config field; did you mean "
+                                         r"'policy.lr'\?$"):
+        configs.set_field(c, "policy.lrr", "1e-3", "--config.policy.lrr")
+    c.diffusion.hiden = 64
+    with pytest.raises(ValueError, match=r"config.diffusion.hiden: not a known config field .*; did you mean "
+                                         r"'diffusion.hidden'\?$"):
+        configs.resolve(c)
+
+
 # -- 4. the command line ---------------------------------------------------------------------------------------------
 
 def cli(*args):
@@ -252,6 +321,27 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
     assert missing.returncode == 2 and "no config.json (not a dbc_jax workdir)" in missing.stderr
     debug = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=0", "--debug")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path, demos, reference):
+    """``kill`` (SIGTERM) after the first checkpoint: one line, exit status 130, no traceback; the same command then
+    finishes the run with the uninterrupted run's parameters."""
+    _, final = reference
+    workdir = tmp_path / "terminated"
+    args = [sys.executable, "-m", "dbc_jax.main", "--config=dbc_jax/configs/maze.py:smoke",
+            f"--config.data.path={demos}", f"--config.workdir={workdir}", "--config.checkpoint.max_to_keep=10"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not [e for e in checkpoint_entries(workdir) if "tmp" not in e]:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "interrupted: rerun the same command to resume from the last checkpoint"
+    assert "Traceback" not in stderr
+    finished = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    same_arrays(restore_workdir(str(workdir)).state, final)
 
 
 # -- 6. SIGKILL at random moments ------------------------------------------------------------------------------------

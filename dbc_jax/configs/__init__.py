@@ -10,7 +10,7 @@ import os
 from ml_collections import ConfigDict
 
 from dbc_jax.configs._base import PRESETS  # noqa: F401  (the preset names, public here)
-from dbc_jax.configs.checks import check_relations, check_values, leaves
+from dbc_jax.configs.checks import check_relations, check_values, did_you_mean, leaves
 from dbc_jax.joint_models import MODEL_NAMES
 
 
@@ -120,7 +120,8 @@ def set_field(config: ConfigDict, field: str, text: str, where: str) -> None:
     for part in sections:
         target = target.get(part) if isinstance(target, ConfigDict) else None
     if not isinstance(target, ConfigDict) or name not in target:
-        raise ValueError(f"{where}: '{field}' is not a config field")
+        raise ValueError(f"{where}: '{field}' is not a config field"
+                         + did_you_mean(field, [f for f, _ in leaves(config)]))
     target[name] = parse_value(target[name], text, where)
 
 

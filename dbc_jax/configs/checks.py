@@ -9,6 +9,7 @@ gets its constraint here. Errors name the field, the value and the rule:
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 from typing import Callable
@@ -130,12 +131,20 @@ def rules_for(field: str, table=RULES) -> list[tuple[str, Callable]]:
     return exact or [rule for pattern, rule in table if fnmatch.fnmatchcase(field, pattern)]
 
 
+def did_you_mean(name: str, known: list[str]) -> str:
+    """"; did you mean 'x'?" for the closest of ``known`` to a misspelled ``name``, else ""."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def check_values(config: ConfigDict, table=RULES) -> None:
     """Raise ValueError at the first field that breaks a rule of ``table``, or that no rule covers."""
+    fields = [field for field, _ in leaves(config)]
     for field, value in leaves(config):
         rules = rules_for(field, table)
         if not rules:
-            raise ValueError(f"config.{field}: not a known config field (no constraint in dbc_jax/configs/checks.py)")
+            raise ValueError(f"config.{field}: not a known config field (no constraint in dbc_jax/configs/checks.py)"
+                             + did_you_mean(field, [f for f in fields if rules_for(f, table)]))
         for description, ok in rules:
             if not ok(value):
                 raise ValueError(f"config.{field}: must be {description}, got {value!r}")

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from dbc_jax.data.torch_pt import read_torch_arrays
+from dbc_jax.files import umask_mode
 
 REQUIRED_FIELDS = ("obs", "actions", "done")
 MINARI_PREFIX = "minari:"  # config.data.path = "minari:<dataset id>" reads a local Minari dataset
@@ -62,6 +63,7 @@ class Dataset:
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".npz")
+        os.fchmod(fd, umask_mode())  # mkstemp makes it readable by its owner only
         try:
             with os.fdopen(fd, "wb") as f:
                 optional = {k: v for k, v in (("next_obs", self.next_obs), ("rewards", self.rewards)) if v is not None}
