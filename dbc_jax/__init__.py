@@ -7,6 +7,7 @@
 """
 
 from dbc_jax import tasks as _tasks
+from dbc_jax._version import __version__  # noqa: F401  (dbc_jax.__version__)
 from dbc_jax.configs import get_config
 from dbc_jax.results import Results
 from dbc_jax.train import evaluate_workdir, make_train, train
@@ -15,4 +16,3 @@ from dbc_jax.trainer import TrainData, TrainState
 _tasks.register_all()
 
 __all__ = ["Results", "TrainData", "TrainState", "evaluate_workdir", "get_config", "make_train", "train"]
-__version__ = "0.1.0"

@@ -28,8 +28,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 
 import jax
 import numpy as np
@@ -113,6 +115,26 @@ def _non_finite_leaf(tree) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C or SIGTERM during the block takes effect when it ends: a checkpoint write is never cut in the middle
+    (which left orbax's writer threads printing tracebacks as the process exited). Main thread only, where Python
+    runs signal handlers; elsewhere the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
@@ -137,9 +159,10 @@ class Checkpoints:
         """Save any pytree of arrays plus JSON ``meta`` (and the arrays' digest) as checkpoint ``step`` (blocks until
         written)."""
         meta = {**meta, "digest": digest(tree)}
-        self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
-                                                        meta=ocp.args.JsonSave(meta)))
-        self.manager.wait_until_finished()
+        with interrupts_deferred():
+            self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
+                                                            meta=ocp.args.JsonSave(meta)))
+            self.manager.wait_until_finished()
 
     def restore_intact(self, template, check_meta=None, quarantine: bool = True):
         """(step, tree, meta) of the newest intact checkpoint (module docstring), restored into ``template`` (or into

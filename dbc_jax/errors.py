@@ -43,8 +43,18 @@ def _is_bad_input(error: BaseException) -> bool:
                               app.UsageError, flags.Error))
 
 
+_STOPS = []  # the signals the command line's handler received
+
+
 def _interrupt(signum, frame) -> None:
+    _STOPS.append(signum)
     raise KeyboardInterrupt
+
+
+def stop_requested() -> bool:
+    """Whether the command line was asked to stop (Ctrl-C, SIGTERM). The KeyboardInterrupt its handler raises is
+    lost where Python ignores exceptions (a garbage-collection callback): the run checks this between chunks."""
+    return bool(_STOPS)
 
 
 def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -> None:
@@ -54,7 +64,8 @@ def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -
     debug = "--debug" in argv or os.environ.get("DBC_JAX_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     sys.argv = argv  # for argparse scripts that read sys.argv themselves
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler's stop: the same clean stop as Ctrl-C
+    for stop in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill` or a scheduler's stop: the same clean stop
+        signal.signal(stop, _interrupt)
     try:
         main(argv)
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from dbc_jax.tasks import get_task
 from dbc_jax.demos import make_demos
 from dbc_jax.plots import plot_evaluation
 from dbc_jax.train import evaluate_workdir
+from dbc_jax.workdir import workdir_paths
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and preset, e.g. dbc_jax/configs/maze.py:quick.",
                                           lock_config=True)
@@ -50,8 +51,9 @@ def main(argv):
             sampler[key] = value
         results = evaluate_workdir(_WORKDIR.value, _EPISODES.value, sampler, _BACKEND.value)
         print(results.table())
-        pictures = plot_evaluation(results.evaluation, get_task(results.config.env_name), results.workdir,
-                                   results.grid, f"{results.config.env_name} / {results.config.algo}: make eval")
+        pictures = plot_evaluation(results.evaluation, get_task(results.config.env_name),
+                                   workdir_paths(results.workdir), results.grid,
+                                   f"{results.config.env_name} / {results.config.algo}: make eval")
         print("\n" + "\n".join(pictures))
         return
     config = _CONFIG.value

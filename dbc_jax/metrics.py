@@ -73,11 +73,15 @@ def check_finite(phase: str, info: dict, first_epoch: int, who: list[str], last_
         f"learning rate or raise the grad clip, in a new workdir (a resumed run keeps its config).")
 
 
-def member_names(phase: str, config: ConfigDict, grid: Grid, rows: int) -> list[str]:
-    """A name for each row of a chunk's info: the joint model(s), or the members (grid point and seed)."""
-    if phase == "model":
-        shared = config[config.model].get("shared", True)
-        return ["the shared joint model"] if shared else [f"the joint model of seed {i}" for i in range(rows)]
+def model_names(config: ConfigDict, count: int) -> list[str]:
+    """A name for each row of a pretraining chunk's info: the shared joint model, or each seed's."""
+    if config[config.model].get("shared", True):
+        return ["the shared joint model"]
+    return [f"the joint model of seed {i}" for i in range(count)]
+
+
+def member_names(grid: Grid) -> list[str]:
+    """A name for each row of a policy chunk's info: each member (grid point and seed)."""
     return [f"member {i} ({grid.label(point)})" if grid.axes else f"seed {point['seed']}"
             for i, point in enumerate(grid.members())]
 

@@ -8,12 +8,11 @@ from dbc_jax.checkpoint import atomic_save_figure
 from dbc_jax.evaluate import EvalResult
 from dbc_jax.grid import Grid
 from dbc_jax.tasks import Task
-from dbc_jax.workdir import workdir_paths
 
 
-def plot_evaluation(evaluation: EvalResult, task: Task, workdir: str, grid: Grid, title: str) -> list[str]:
-    """``episodes.png`` and, for a task that draws its paths, ``trajectories.png`` in ``workdir``; their paths."""
-    paths = workdir_paths(workdir)
+def plot_evaluation(evaluation: EvalResult, task: Task, paths: dict, grid: Grid, title: str) -> list[str]:
+    """``paths["episodes"]`` and, for a task that draws its paths, ``paths["trajectories"]`` (a workdir's
+    :func:`dbc_jax.workdir.workdir_paths`); the files written."""
     plot_episodes(evaluation, task.metric, paths["episodes"], grid, title)
     if evaluation.paths is None:
         return [paths["episodes"]]

@@ -8,14 +8,14 @@ import os
 import platform
 import subprocess
 
+from dbc_jax._version import __version__
+
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
     """The code this process runs, and where: dbc_jax's version, in a git checkout the commit and whether tracked
     files differ from it (``dirty``), and :func:`hardware`. Computed once, at the first call (a training run's
     start); a run records one per sitting (``results.json``'s ``code``)."""
-    from dbc_jax import __version__
-
     here = os.path.dirname(os.path.abspath(__file__))
 
     def git(*args) -> str:

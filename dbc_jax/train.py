@@ -21,8 +21,9 @@ from dbc_jax import configs as config_lib
 from dbc_jax import tensorboard
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json, workdir_lock
 from dbc_jax.demos import default_data_path, prepare_dataset
+from dbc_jax.errors import stop_requested
 from dbc_jax.evaluate import make_evaluator, make_policy_fn
-from dbc_jax.metrics import MetricsLog, check_finite, chunk_records, member_names
+from dbc_jax.metrics import MetricsLog, check_finite, chunk_records, member_names, model_names
 from dbc_jax.normalization import Normalizer
 from dbc_jax.plots import plot_evaluation, plot_learning_curve
 from dbc_jax.provenance import code_version
@@ -46,14 +47,14 @@ def run_evaluator(config: ConfigDict, fns: TrainFns, normalizer: Normalizer, act
     policy_fn = make_policy_fn(lambda params, obs, key: fns.act(params, obs, key, action_bounds), normalizer)
     record = PATH_EPISODES if get_task(config.env_name).draw_paths else 0
     return make_evaluator(config.env_name, dict(config.env), config.num_seeds, config.eval.num_episodes, policy_fn,
-                          config.eval.get("backend", "auto"), member_seeds=np.asarray(fns.grid.hparams().seed),
+                          config.eval.backend, member_seeds=np.asarray(fns.grid.hparams().seed),
                           record=record)
 
 
 def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool = True) -> TrainFns:
-    """The pure training functions of :func:`dbc_jax.trainer.make_train` for a config of the user's, resolved
+    """The pure training functions of :func:`dbc_jax.trainer.make_train_fns` for a config of the user's, resolved
     (checked, its derived fields filled) here, once."""
-    return trainer.make_train(config_lib.resolve(config), obs_dim, act_dim, squeeze_one)
+    return trainer.make_train_fns(config_lib.resolve(config), obs_dim, act_dim, squeeze_one)
 
 
 def train(config: ConfigDict, progress: bool = True) -> Results:
@@ -76,7 +77,8 @@ class Phase(NamedTuple):
     policies (which alone are evaluated)."""
 
     name: str  # "model" or "policy": its records' phase, its epoch counter in the TrainState and its timing
-    label: str  # its name in the progress bar and in a non-finite error
+    label: str  # its name in a non-finite error
+    desc: str  # its progress bar's name
     epochs: int  # its total epochs (0: the run has no such phase)
     chunk: int  # epochs per compiled call: the log, progress and checkpoint interval
     updates_per_epoch: int
@@ -92,12 +94,12 @@ class Phase(NamedTuple):
 def plan_phases(config: ConfigDict, fns: TrainFns, num_items: int) -> tuple[Phase, Phase]:
     """The run's two phases (phase 1 has 0 epochs for BC, DP, IBC and the online GAN)."""
     updates, grid, model = fns.updates_per_epoch(num_items), fns.grid, config[config.model]
-    return (Phase("model", config.model, fns.pretrain_epochs, model.get("log_every_epochs", 1),
-                  updates["model"], fns.model_epochs, member_names("model", config, grid, fns.model_count),
-                  "model/loss", False),
-            Phase("policy", f"{config.algo} policy", config.policy.epochs, config.policy.log_every_epochs,
-                  updates["policy"], fns.policy_epochs, member_names("policy", config, grid, grid.num_members),
-                  "loss/total", True))
+    policy = f"{config.algo} policy"
+    return (Phase("model", config.model, config.model, fns.pretrain_epochs, model.get("log_every_epochs", 1),
+                  updates["model"], fns.model_epochs, model_names(config, fns.model_count), "model/loss", False),
+            Phase("policy", policy, policy + (f" x {grid.num_members} members" if grid.axes else ""),
+                  config.policy.epochs, config.policy.log_every_epochs, updates["policy"], fns.policy_epochs,
+                  member_names(grid), "loss/total", True))
 
 
 def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, progress: bool) -> Results:
@@ -107,7 +109,7 @@ def _train_in(workdir: str, config: ConfigDict, task: Task, data: TrainData, pro
     ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep, writer=True)
     log = MetricsLog(paths["metrics"])
 
-    fns = trainer.make_train(config, task.obs_dim, task.act_dim)
+    fns = trainer.make_train_fns(config, task.obs_dim, task.act_dim)
     phases = plan_phases(config, fns, data.num_items)
     state = fns.init(jax.random.PRNGKey(config.seed), data, fns.grid.hparams())
     spent = {}  # seconds per phase in earlier sittings (checkpoints written before this field: not counted)
@@ -153,56 +155,60 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     state, data = shard_members(state, mesh, grid.num_members), shard_members(data, mesh, grid.num_members)
     timings = {key: float(spent.get(key, 0.0)) for key in ("model_s", "policy_s", "evaluation_s")}
     pol_total = phases[1].epochs
-    evaluator = run_evaluator(config, fns, normalizer, data.action_bounds)
-    evaluation = None
-    members = f" x {grid.num_members} members" if grid.axes else ""
-    for phase in phases:
-        t0, eval_time = time.perf_counter(), 0.0
-        desc = phase.label + (members if phase.evaluates else "")
-        with tqdm(total=phase.epochs, initial=phase.epoch(state), desc=desc, unit="ep",
-                  disable=not progress or phase.epochs == 0) as bar:
-            while phase.epoch(state) < phase.epochs:
-                first = phase.epoch(state)
-                n = min(phase.chunk, phase.epochs - first)
-                state, info = phase.run(state, data, n)
-                info = jax.tree.map(np.asarray, info)
-                check_finite(phase.label, info, first, phase.who, ckpt.latest_step())
-                epoch = first + n
-                records = chunk_records(phase.name, info, first, phase.updates_per_epoch)
-                postfix = {"loss": f"{records[-1][phase.loss]:.4f}"}
-                evaluate_now = phase.evaluates and (
-                    (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == phase.epochs)
-                if evaluate_now:
-                    te = time.perf_counter()
-                    evaluation = evaluator(state.policy_params, eval_key(config.seed, epoch))
-                    eval_time += time.perf_counter() - te
-                    records.append({"phase": "eval", "epoch": epoch, "update": epoch * phase.updates_per_epoch,
-                                    **evaluation.to_dict()})
-                    postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
-                sitting = {k: timings[k] for k in timings}
-                sitting[f"{phase.name}_s"] += time.perf_counter() - t0 - eval_time
-                sitting["evaluation_s"] += eval_time
-                ckpt.save(int(state.model_epoch) + int(state.policy_epoch), state, normalizer,
-                          {**checkpoint_meta(state, config, data), "timings": sitting, "code": code})
-                log.append(records)
-                loggers.write(records)
-                bar.update(n)
-                bar.set_postfix(postfix)
-                if evaluate_now:
-                    plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
-        timings[f"{phase.name}_s"] += time.perf_counter() - t0 - eval_time
-        timings["evaluation_s"] += eval_time
-    if evaluation is None:  # already trained (a finished workdir): evaluate the final policies again
-        evaluation = evaluator(state.policy_params, eval_key(config.seed, pol_total))
-        plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
-    evaluator.close()
+    evaluator, evaluation = None, None
+    try:
+        for phase in phases:
+            if phase.evaluates:  # made when needed: up to 512 C envs, which pretraining does not use
+                evaluator = run_evaluator(config, fns, normalizer, data.action_bounds)
+            t0, eval_time = time.perf_counter(), 0.0
+            with tqdm(total=phase.epochs, initial=phase.epoch(state), desc=phase.desc, unit="ep",
+                      disable=not progress or phase.epochs == 0) as bar:
+                while phase.epoch(state) < phase.epochs:
+                    first = phase.epoch(state)
+                    n = min(phase.chunk, phase.epochs - first)
+                    state, info = phase.run(state, data, n)
+                    info = jax.tree.map(np.asarray, info)
+                    check_finite(phase.label, info, first, phase.who, ckpt.latest_step())
+                    epoch = first + n
+                    records = chunk_records(phase.name, info, first, phase.updates_per_epoch)
+                    postfix = {"loss": f"{records[-1][phase.loss]:.4f}"}
+                    evaluate_now = phase.evaluates and (
+                        (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == phase.epochs)
+                    if evaluate_now:
+                        te = time.perf_counter()
+                        evaluation = evaluator(state.policy_params, eval_key(config.seed, epoch))
+                        eval_time += time.perf_counter() - te
+                        records.append({"phase": "eval", "epoch": epoch, "update": epoch * phase.updates_per_epoch,
+                                        **evaluation.to_dict()})
+                        postfix[task.metric] = f"{evaluation.metric(task.metric).mean():.3g}"
+                    sitting = dict(timings)  # the earlier sittings' seconds, plus this one's so far
+                    sitting[f"{phase.name}_s"] += time.perf_counter() - t0 - eval_time
+                    sitting["evaluation_s"] += eval_time
+                    ckpt.save(int(state.model_epoch) + int(state.policy_epoch), state, normalizer,
+                              {**checkpoint_meta(state, config, data), "timings": sitting, "code": code})
+                    log.append(records)
+                    loggers.write(records)
+                    bar.update(n)
+                    bar.set_postfix(postfix)
+                    if evaluate_now:
+                        plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
+                    if stop_requested():  # an interrupt that landed where Python swallows it
+                        raise KeyboardInterrupt
+            timings[f"{phase.name}_s"] += time.perf_counter() - t0 - eval_time
+            timings["evaluation_s"] += eval_time
+        if evaluation is None:  # already trained (a finished workdir): evaluate the final policies again
+            evaluation = evaluator(state.policy_params, eval_key(config.seed, pol_total))
+            plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
+    finally:
+        if evaluator is not None:
+            evaluator.close()
     ckpt.close()
     if not task.draw_paths:
         paths = {k: v for k, v in paths.items() if k != "trajectories"}  # only tasks that draw paths write it
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
                       paths=paths, timings=timings, code=code)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
-    plot_evaluation(evaluation, task, workdir, grid,
+    plot_evaluation(evaluation, task, paths, grid,
                     f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")
     loggers.finish(config, task.metric, evaluation.metric(task.metric))  # a rate, as the eval/ tags
     return results

@@ -1,4 +1,5 @@
-"""The pure trainer: ``make_train(config, obs_dim, act_dim)`` builds jitted functions of a TrainState and the data.
+"""The pure trainer: ``make_train_fns(config, obs_dim, act_dim)`` builds jitted functions of a TrainState and the data
+(``dbc_jax.make_train`` is the same for a config not resolved yet).
 
 As in purejaxrl, nothing the training reads is a closure constant: the demos, their normalization and the action
 bounds come in as a :class:`TrainData` argument, and the swept hyperparameters (λ, coeff_bc, lr) as per-member
@@ -130,14 +131,18 @@ def _scan_epochs(epoch_fn, carry, stream_key, start_epoch, n: int):
     return jax.lax.scan(body, carry, start_epoch + jnp.arange(n))
 
 
-def make_train(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool = True) -> TrainFns:
+def make_train_fns(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: bool = True) -> TrainFns:
     """Pure training functions for demos of ``obs_dim``-dimensional states and ``act_dim``-dimensional actions.
 
     ``config`` is resolved (:func:`dbc_jax.configs.resolve`): the run's edge resolves it once, and the trainer never
-    again (``dbc_jax.make_train`` resolves a config of the user's, then calls this). ``squeeze_one=False`` vmaps a
+    again (``dbc_jax.make_train`` resolves a config of the user's, then calls this; a config that is not resolved is
+    refused here, since its per-algorithm overrides and BC's λ = 0 would be missing). ``squeeze_one=False`` vmaps a
     member axis of size 1 as well (see :func:`map_members`; the results documented before 2026-11-23's squeeze were
     computed that way).
     """
+    if not config_lib.is_resolved(config):
+        raise ValueError("make_train_fns: the config is not resolved; pass it through dbc_jax.configs.resolve (or "
+                         "call dbc_jax.make_train, which does)")
     algo = algos.get(config.algo)
     grid = Grid.from_config(config)
     num_seeds = config.num_seeds

@@ -17,7 +17,7 @@ from dbc_jax.checkpoint import Checkpoints, read_json
 from dbc_jax.grid import Grid
 from dbc_jax.normalization import Normalizer
 from dbc_jax.tasks import get_task
-from dbc_jax.trainer import TrainData, TrainFns, TrainState, make_train
+from dbc_jax.trainer import TrainData, TrainFns, TrainState, make_train_fns
 
 
 CHECKPOINT_LAYOUT = 2  # 0: before the joint-model component (dm_params, ...); 1: before grids (coeff_model)
@@ -137,7 +137,7 @@ def restore_workdir(workdir: str, sampler: dict | None = None) -> Restored:
     if step is None:
         raise ValueError(f"{workdir}: no checkpoint to evaluate")
     task = get_task(config.env_name)
-    fns = make_train(config, task.obs_dim, task.act_dim)
+    fns = make_train_fns(config, task.obs_dim, task.act_dim)
     template = jax.eval_shape(fns.init, jax.random.PRNGKey(0), _data_spec(task.obs_dim, task.act_dim),
                               fns.grid.hparams())
     try:

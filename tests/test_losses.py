@@ -123,7 +123,8 @@ def test_bc_has_no_joint_model():
     agent = dbc.Agent(policy=TableActions(), model=None, term="hinge")
     obs, actions = jnp.zeros((B, OBS)), jnp.ones((B, ACT))
     pred = actions + 0.2
-    total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0), weights(coeff=0.0))
+    total, info = dbc.policy_loss(agent, with_actions(pred), obs, actions, jax.random.PRNGKey(0), weights(coeff=0.0),
+                                  None)
     np.testing.assert_allclose(total, jnp.mean((pred - actions) ** 2), rtol=1e-6)
     assert "model/agent" not in info  # no joint model is evaluated for BC
     assert isinstance(dbc.make_agent(dbc_jax.get_config("maze"), OBS, ACT).policy, Policy)

@@ -324,8 +324,8 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
 
 
 def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path, demos, reference):
-    """``kill`` (SIGTERM) after the first checkpoint: one line, exit status 130, no traceback; the same command then
-    finishes the run with the uninterrupted run's parameters."""
+    """``kill`` (SIGTERM) after the first checkpoint, perhaps during the next checkpoint's write: one line, exit status
+    130, the write finished first; the same command then finishes the run with the uninterrupted run's parameters."""
     _, final = reference
     workdir = tmp_path / "terminated"
     args = [sys.executable, "-m", "dbc_jax.main", "--config=dbc_jax/configs/maze.py:smoke",
@@ -338,7 +338,10 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path, demos, referenc
     stderr = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == "interrupted: rerun the same command to resume from the last checkpoint"
-    assert "Traceback" not in stderr
+    # No traceback of a cut checkpoint write; only Python's own notice when the signal lands in a garbage-collection
+    # callback ("Exception ignored in ..."), after which the run stops at the end of the chunk.
+    assert "orbax" not in stderr and stderr.count("Traceback") == stderr.count("Exception ignored in")
+    assert not [e for e in checkpoint_entries(workdir) if "tmp" in e]  # no unfinished write left
     finished = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
     same_arrays(restore_workdir(str(workdir)).state, final)

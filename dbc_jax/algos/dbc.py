@@ -44,7 +44,7 @@ def act(agent: Agent, policy_params, obs, key=None):
     return agent.policy.apply(policy_params, obs)
 
 
-def policy_loss(agent: Agent, policy_params, obs, actions, key, hparams, model_params=None):
+def policy_loss(agent: Agent, policy_params, obs, actions, key, hparams, model_params):
     """``hparams.coeff_bc`` times BC plus, with a joint model, ``hparams.coeff`` (λ) times its term;
     ``model_params`` get no gradient. The weights are traced values: the trainer passes each grid member's own."""
     pred = act(agent, policy_params, obs)

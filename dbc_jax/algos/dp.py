@@ -74,7 +74,7 @@ def init_policy(agent: Agent, key: jax.Array, obs_dim: int):
     return agent.net.init(key, jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim)), jnp.zeros((1,), jnp.int32))
 
 
-def policy_loss(agent: Agent, params, obs, actions, key, hparams=None, model_params=None):
+def policy_loss(agent: Agent, params, obs, actions, key, hparams, model_params):
     """The eps-loss of the conditional DDPM: t ~ U{0..T-1}, eps ~ N(0, I), MSE(eps_theta(s, a_t, t), eps)."""
     del hparams, model_params  # the trainer's interface; DP has no BC weight, λ or joint model
     t_key, noise_key = jax.random.split(key)

@@ -55,7 +55,7 @@ def _uniform(agent: Agent, key, shape):
     return jax.random.uniform(key, shape + agent.action_low.shape, minval=agent.action_low, maxval=agent.action_high)
 
 
-def policy_loss(agent: Agent, params, obs, actions, key, hparams=None, model_params=None):
+def policy_loss(agent: Agent, params, obs, actions, key, hparams, model_params):
     """InfoNCE against ``num_negatives`` counter-examples drawn uniformly within the bounds."""
     del hparams, model_params  # the trainer's interface; IBC has no BC weight, λ or joint model
     negatives = _uniform(agent, key, (actions.shape[0], agent.num_negatives))

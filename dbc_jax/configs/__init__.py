@@ -48,6 +48,7 @@ def resolve(config: ConfigDict) -> ConfigDict:
             section, name = field.split(".")
             if config[section][name] % 2:
                 raise ValueError(f"config.{field}: must be even (antithetic timesteps pair t with T-1-t)")
+    config.eval.backend = config.eval.get("backend", "auto")  # configs written before the field existed
     from dbc_jax.evaluate import choose_backend
 
     choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
@@ -58,7 +59,13 @@ def resolve(config: ConfigDict) -> ConfigDict:
         model_tag = f"-{config.model}" if config.algo == "dbc" and config.model != "diffusion" else ""
         config.workdir = (f"runs/{config.env_name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}"
                           f"{data_tag}")
+    config.resolved = True
     return config
+
+
+def is_resolved(config: ConfigDict) -> bool:
+    """Whether ``config`` came out of :func:`resolve` (the trainer takes no other)."""
+    return bool(config.get("resolved", False))
 
 
 def uses_joint_model(config: ConfigDict) -> bool:
@@ -87,7 +94,6 @@ were normalized."""
     saved = json.loads(json.dumps(saved))
     saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
     saved["data"].setdefault("normalize", True)  # runs from before the option were all normalized
-    saved["eval"].setdefault("backend", "auto")  # runs from before the option chose it automatically
     saved.setdefault("log", {"tensorboard": False, "wandb": False})  # runs from before event files wrote none
     if "dm" not in saved:
         return saved

@@ -16,6 +16,7 @@ def base_config(env_name: str, preset: str) -> ConfigDict:
     c.seed = 1  # root of every random draw (init, batches, noise, eval episodes)
     c.num_seeds = 3  # policies trained together in one vmapped program
     c.workdir = ""  # "" -> runs/<env>_<algo>[-<model>]_<preset>_seed<seed>; an existing one is resumed
+    c.resolved = False  # True once configs.resolve checked it and filled its derived fields (the trainer's input)
     c.algo_overrides = ConfigDict()  # {algo: {section: {field: value}}} applied by configs.resolve for that algo
 
     c.env = ConfigDict()  # the env's gymnasium kwargs

@@ -72,7 +72,7 @@ def values(check: tuple[str, Callable]) -> tuple[str, Callable]:
 
 RULES: tuple[tuple[str, tuple[str, Callable]], ...] = (
     # what the run is
-    ("env_name", text()), ("preset", text()), ("workdir", text()),
+    ("env_name", text()), ("preset", text()), ("workdir", text()), ("resolved", boolean()),
     ("algo", one_of(*ALGOS)), ("model", one_of(*MODEL_NAMES)),
     ("seed", integer(0)), ("num_seeds", integer(1)),
     ("algo_overrides.*", ("any value", lambda x: True)),  # checked as the fields they set, once applied

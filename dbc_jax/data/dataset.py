@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -22,6 +23,8 @@ from dbc_jax.files import umask_mode
 
 REQUIRED_FIELDS = ("obs", "actions", "done")
 MINARI_PREFIX = "minari:"  # config.data.path = "minari:<dataset id>" reads a local Minari dataset
+MAX_ARRAY_BYTES = 2**32  # a demo file's arrays together (the paper's largest holds about 1 MB)
+MAX_MAGNITUDE = 1e6  # |state| or |action| beyond this is refused (the paper's demos stay below 30)
 
 
 class DatasetError(ValueError):
@@ -125,13 +128,40 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
     try:
         if path.endswith(".pt"):
             return read_torch_arrays(path)
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
+    except Exception as e:  # noqa: BLE001 -- whatever the bytes are, a bad file is one line naming it
         if isinstance(e, DatasetError) or str(e).startswith(path):
             raise DatasetError(str(e)) from e
         kind = "torch" if path.endswith(".pt") else "numpy .npz"
         raise DatasetError(f"{path}: not a readable {kind} file ({type(e).__name__}: {e})") from e
+
+
+def _check_npz_sizes(path: str) -> None:
+    """Before numpy allocates anything: each array's header (shape, dtype) must fit the bytes its entry holds, and
+    all of them at most MAX_ARRAY_BYTES together (a small compressed file must not expand into gigabytes)."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise DatasetError(f"{path}: field '{info.filename[:-4]}' has an unknown .npy version {version}")
+                shape, _, dtype = read_header(f)
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes > info.file_size:
+                raise DatasetError(f"{path}: field '{info.filename[:-4]}' declares shape {shape} of {dtype} "
+                                   f"({nbytes} bytes) but holds {info.file_size} bytes")
+            total += nbytes
+    if total > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{path}: its arrays need {total / 2**30:.1f} GiB, more than the "
+                           f"{MAX_ARRAY_BYTES / 2**30:.0f} GiB a demo file may hold "
+                           "(dbc_jax.data.dataset.MAX_ARRAY_BYTES)")
 
 
 def load_dataset(path: str) -> Dataset:
@@ -140,6 +170,13 @@ def load_dataset(path: str) -> Dataset:
     for field in REQUIRED_FIELDS:
         if field not in arrays:
             raise DatasetError(f"{path}: missing field '{field}' (found: {', '.join(sorted(arrays)) or 'none'})")
+    for field in ("obs", "actions", "next_obs", "rewards", "done"):
+        kinds = "fb" if field != "done" else "fbiu"  # floating point; done may be bool or integer too
+        if field in arrays and np.asarray(arrays[field]).dtype.kind not in kinds:
+            raise DatasetError(f"{path}: field '{field}' must hold floating-point numbers, got dtype "
+                               f"{np.asarray(arrays[field]).dtype}" + (" (integer observations are refused: a "
+                                                                       "quantized or mislabeled file?)"
+                                                                       if field == "obs" else ""))
     obs = np.asarray(arrays["obs"], dtype=np.float32)
     actions = np.asarray(arrays["actions"], dtype=np.float32)
     done = np.asarray(arrays["done"]).reshape(-1)
@@ -156,6 +193,12 @@ def load_dataset(path: str) -> Dataset:
         if bad.any():
             row = int(np.argwhere(bad)[0][0])
             raise DatasetError(f"{path}: field '{field}' has {int(bad.sum())} NaN/inf values (first at row {row})")
+        huge = np.abs(x) > MAX_MAGNITUDE
+        if huge.any() and field != "rewards":
+            row = int(np.argwhere(huge)[0][0])
+            raise DatasetError(f"{path}: field '{field}' has {int(huge.sum())} values beyond ±{MAX_MAGNITUDE:g} (first "
+                               f"at row {row}, magnitude {float(np.abs(x[row]).max()):g}); states and actions this "
+                               "large would dominate the normalization: check the file")
     for field, x in (("actions", actions), ("done", done), ("next_obs", next_obs), ("rewards", rewards)):
         if x is not None and len(x) != len(obs):
             raise DatasetError(f"{path}: field '{field}' has {len(x)} rows but 'obs' has {len(obs)}")
@@ -163,10 +206,18 @@ def load_dataset(path: str) -> Dataset:
         raise DatasetError(f"{path}: field 'next_obs' has dimension {next_obs.shape[1]}, 'obs' has {obs.shape[1]}")
     if len(obs) == 0:
         raise DatasetError(f"{path}: field 'obs' is empty")
+    for field, x in (("obs", obs), ("actions", actions)):
+        if x.shape[1] == 0:
+            raise DatasetError(f"{path}: field '{field}' has no columns (shape {x.shape})")
     ends = np.flatnonzero(done > 0.5) + 1
     if len(ends) == 0 or ends[-1] != len(obs):
         ends = np.append(ends, len(obs))  # a trailing unfinished episode still counts as data
-    metadata = json.loads(str(arrays["metadata"])) if "metadata" in arrays else {}
+    try:
+        metadata = json.loads(str(arrays["metadata"])) if "metadata" in arrays else {}
+    except ValueError:
+        raise DatasetError(f"{path}: field 'metadata' is not a JSON object") from None
+    if not isinstance(metadata, dict):
+        raise DatasetError(f"{path}: field 'metadata' is not a JSON object")
     metadata.setdefault("path", path if path.startswith(MINARI_PREFIX) else os.path.abspath(path))
     return Dataset(obs=obs, actions=actions, episode_ends=ends.astype(np.int64), metadata=metadata,
                    next_obs=next_obs, rewards=rewards)
