@@ -15,7 +15,7 @@ TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval video demos export-minari expert test test-slow bench generalization paper-table compare ablation-models sweep manifold clean
+.PHONY: help check-env install train eval video demos export-minari expert test test-slow bench generalization paper-table compare ablation-models sweep manifold clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -53,7 +53,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-train: install
+# An unknown ENV stops with the list of tasks, before anything is installed or run.
+check-env:
+	@echo "$(ENV)" | grep -qxE "$(TASKS)" || { echo "error: unknown task '$(ENV)' (known: $$(echo '$(TASKS)' | sed 's/|/, /g'))" >&2; exit 2; }
+
+train: check-env install
 	$(PY) -m dbc_jax.main --config=$(CONFIG) --config.algo=$(ALGO) $(ARGS)
 
 eval: install
@@ -64,14 +68,14 @@ video: install
 	@test -n "$(WORKDIR)" || (echo "usage: make video WORKDIR=runs/<run> [ARGS='--num_episodes=4']"; exit 2)
 	$(PY) -m dbc_jax.video --workdir=$(WORKDIR) $(ARGS)
 
-demos: install
+demos: check-env install
 	$(PY) -m dbc_jax.main --mode=demos --config=$(CONFIG) $(ARGS)
 
 export-minari: install
 	@test -n "$(DATA)" -a -n "$(ID)" || (echo "usage: make export-minari DATA=<.npz|.pt> ID=<namespace/name-v0> [ENV=<task>]"; exit 2)
 	$(PY) -m dbc_jax.data.minari_format --data=$(DATA) --dataset_id=$(ID) $(if $(filter command line,$(origin ENV)),--env=$(ENV)) $(ARGS)
 
-expert: install
+expert: check-env install
 	$(PY) -m dbc_jax.experts.sac --env=$(ENV) $(ARGS)
 
 test: install

@@ -130,20 +130,25 @@ def restore_workdir(workdir: str, sampler: dict | None = None) -> Restored:
     if not os.path.exists(config_path):
         raise ValueError(f"{workdir}: no config.json (not a dbc_jax workdir)")
     config = ConfigDict(config_lib.upgrade(read_json(config_path)))
-    apply_sampler_overrides(config, sampler)
-    config = config_lib.resolve(config)  # a config read from a file enters here, checked once
     ckpt = Checkpoints(workdir, config.checkpoint.max_to_keep)
     step = ckpt.latest_step()
     if step is None:
         raise ValueError(f"{workdir}: no checkpoint to evaluate")
-    task = get_task(config.env_name)
-    fns = make_train_fns(config, task.obs_dim, task.act_dim)
-    template = jax.eval_shape(fns.init, jax.random.PRNGKey(0), _data_spec(task.obs_dim, task.act_dim),
-                              fns.grid.hparams())
     try:
         meta = ckpt.read_meta(step)
     except Exception:  # noqa: BLE001 -- a damaged newest checkpoint: restore_intact names it and falls back
         meta = {"layout": CHECKPOINT_LAYOUT}
+    if "config" in meta:  # the checkpoint's own config decides the task and networks, not an edited config.json
+        differ = config_differences(config, config_lib.upgrade(meta["config"]))
+        if differ:
+            raise ValueError(f"{config_path} disagrees with checkpoint {step}'s own config ({', '.join(differ)} "
+                             "differ): it was edited after training; restore it, or train again in another workdir")
+    apply_sampler_overrides(config, sampler)
+    config = config_lib.resolve(config)  # a config read from a file enters here, checked once
+    task = get_task(config.env_name)
+    fns = make_train_fns(config, task.obs_dim, task.act_dim)
+    template = jax.eval_shape(fns.init, jax.random.PRNGKey(0), _data_spec(task.obs_dim, task.act_dim),
+                              fns.grid.hparams())
     if _checkpoint_layout(meta) == CHECKPOINT_LAYOUT:
         norm_template = Normalizer(*(jax.ShapeDtypeStruct((d,), jnp.float32)
                                      for d in (task.obs_dim, task.obs_dim, task.act_dim, task.act_dim)),

@@ -1,6 +1,7 @@
 """Faults stop a run loudly or are recovered from: config values, non-finite losses, damaged checkpoints, a second
 writer, command-line errors, and SIGKILL at random moments (docs/development.md, "Reliability")."""
 
+import json
 import os
 import shutil
 import signal
@@ -252,6 +253,26 @@ def test_a_planted_symbolic_link_never_redirects_a_write(tmp_path, demos):
     assert victim.read_text() == "precious\n"
 
 
+def test_an_edited_config_json_cannot_steer_an_evaluation(tmp_path, reference):
+    """Evaluation takes the task and the networks from the checkpoint's own config: a config.json edited to another
+    task or width is refused, naming the fields, instead of evaluating in the wrong env or calling the checkpoints
+    damaged."""
+    workdir = tmp_path / "edited"
+    shutil.copytree(reference[0].workdir, workdir)
+    path = workdir / "config.json"
+    original = json.loads(path.read_text())
+    for edit, fields in ((lambda c: c.update(env_name="fetchpick"), "env_name"),
+                         (lambda c: c["policy"].update(hidden_sizes=[64, 64]), "policy")):
+        config = json.loads(json.dumps(original))
+        edit(config)
+        path.write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=rf"config.json disagrees with checkpoint 8's own config \({fields} "
+                                             r"differ\): it was edited after training; restore it, or train again"):
+            evaluate_workdir(str(workdir))
+    path.write_text(json.dumps(original))
+    assert evaluate_workdir(str(workdir)).per_member.tolist() == reference[0].per_member.tolist()
+
+
 def test_a_runs_files_get_the_users_normal_permissions(tmp_path, demos, reference):
     run, _ = reference
     expected = 0o666 & ~umask()
@@ -321,6 +342,14 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
     assert missing.returncode == 2 and "no config.json (not a dbc_jax workdir)" in missing.stderr
     debug = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=0", "--debug")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_an_unknown_task_is_named_with_the_known_ones_before_anything_runs():
+    for target in ("train", "demos", "expert"):
+        out = subprocess.run(["make", "-s", target, "ENV=hopper"], capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 2 and out.stderr.splitlines()[0] == (
+            f"error: unknown task 'hopper' (known: {', '.join(TASKS)})"), out.stderr
+        assert "pip" not in out.stdout + out.stderr  # stopped before the install step
 
 
 def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path, demos, reference):
