@@ -26,7 +26,6 @@ normalized score and performance profiles), the page ``docs/compare_<preset>.md`
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -45,7 +44,7 @@ from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.workdir import config_differences, saved_results
 
 import paper_table  # experiments/: the script's folder, first on sys.path
-from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, default_paper_data, duration,
+from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, duration,
                          finished_on, parse_rows, read_readme, row_label, row_settings, unavailable, write_readme_block)
 
 DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells are the slowest
@@ -542,23 +541,13 @@ def render(json_path: str) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
-    parser.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), metavar="TASK:DATA",
-                        help="rows, each <task>:ours or <task>:paper, trained in this order (default: all nine)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser = paper_table.table_arguments(__doc__)
     parser.add_argument("--runs", nargs="+", default=[], metavar="N|METHOD=N",
                         help="independent runs per cell: N for every method, METHOD=N for one (default: 10, ibc=5)")
-    parser.add_argument("--paper-data", default=default_paper_data(),
-                        help="folder of the released maze.pt, halfcheetah.pt, walker.pt (env DBC_JAX_PAPER_DATA)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
-    parser.add_argument("--no-train", action="store_true", help="only finished cells; list the others as missing")
     parser.add_argument("--out", default="docs", help="folder of compare_<preset>.json, .md and .png")
     parser.add_argument("--workdir", default="", help="folder of the cells' runs (default runs/compare_<preset>)")
     parser.add_argument("--readme", default="", help="also write the headline table and what it supports into this "
                                                      f"README's {README_START} block")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     args.runs = parse_runs(args.runs)
     parse_rows(args.rows)  # bad input fails before any training

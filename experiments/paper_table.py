@@ -332,22 +332,28 @@ def update_readme(path: str, table: dict) -> None:
     write_readme_block(path, headline(table, "final"))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def table_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every table of task rows x methods takes (this script's and experiments/compare.py's)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), metavar="TASK:DATA",
-                        help="rows, each <task>:ours or <task>:paper (default: every one)")
+                        help="rows, each <task>:ours or <task>:paper, trained in this order (default: every one)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--seed", type=int, default=1, help="config.seed of every run")
     parser.add_argument("--paper-data", default=default_paper_data(),
                         help="folder of the released maze.pt, halfcheetah.pt, walker.pt (env DBC_JAX_PAPER_DATA)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
     parser.add_argument("--no-train", action="store_true", help="only finished runs; list the others as missing")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = table_arguments(__doc__)
+    parser.add_argument("--seed", type=int, default=1, help="config.seed of every run")
     parser.add_argument("--out", default="docs", help="folder of paper_table_<preset>.json and .md")
     parser.add_argument("--readme", default="", help="also write the final-evaluation table into this README's "
                                                      f"{README_START} block")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     parse_rows(args.rows)  # bad input fails before any training
     if args.readme:
