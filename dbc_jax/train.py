@@ -18,7 +18,7 @@ from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
 from dbc_jax import configs as config_lib
-from dbc_jax import tensorboard
+from dbc_jax import tensorboard, trainer
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json, workdir_lock
 from dbc_jax.demos import default_data_path, prepare_dataset
 from dbc_jax.errors import stop_requested
@@ -30,13 +30,11 @@ from dbc_jax.provenance import code_version
 from dbc_jax.results import Results
 from dbc_jax.sharding import member_mesh, shard_members
 from dbc_jax.tasks import Task, get_task
-from dbc_jax import trainer
 from dbc_jax.trainer import TrainData, TrainFns, TrainState, eval_key
 from dbc_jax.workdir import (check_checkpoint_layout, check_same_run, checkpoint_meta, restore_workdir,
                              workdir_paths)
 
 __all__ = ["Results", "evaluate_workdir", "make_train", "run_evaluator", "train"]
-
 
 PATH_EPISODES = 8  # episodes per member whose paths trajectories.png draws (tasks with a draw_paths)
 
