@@ -234,5 +234,10 @@ class Checkpoints:
 
 
 def read_json(path: str) -> dict:
+    """A JSON file of a workdir or a table; a broken one is a ValueError naming the file, line and column."""
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}); the file was "
+                             "edited or cut short: restore it") from None

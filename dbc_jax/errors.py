@@ -8,6 +8,7 @@ the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -43,6 +44,13 @@ def _is_bad_input(error: BaseException) -> bool:
                               app.UsageError, flags.Error))
 
 
+# The machine, not the code or the input: each named with its path and what to do.
+_ENVIRONMENT_ERRORS = {errno.ENOSPC: "free some space on that device, or write elsewhere (--config.workdir)",
+                       errno.EDQUOT: "free some of your disk quota, or write elsewhere (--config.workdir)",
+                       errno.EACCES: "make it writable for you, or write elsewhere (--config.workdir)",
+                       errno.EPERM: "make it writable for you, or write elsewhere (--config.workdir)",
+                       errno.EROFS: "the file system is read-only: write elsewhere (--config.workdir)"}
+
 _STOPS = []  # the signals the command line's handler received
 
 
@@ -77,6 +85,10 @@ def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -
         if debug:
             raise
         message = str(error).strip() or type(error).__name__
+        if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRORS:
+            where = f" ({error.filename})" if error.filename else ""
+            print(f"error: {error.strerror or message}{where}: {_ENVIRONMENT_ERRORS[error.errno]}", file=sys.stderr)
+            sys.exit(FAULT)
         if _is_bad_input(error) or isinstance(error, Fault):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(BAD_INPUT if _is_bad_input(error) else FAULT)

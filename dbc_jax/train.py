@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Callable, NamedTuple
 
@@ -229,6 +230,10 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
             raise ValueError(f"env override '{name}': not a field of config.env (known: {known})")
         config.env[name] = type(config.env[name])(value)
     task = get_task(config.env_name)
+    if int(state.policy_epoch) < config.policy.epochs:
+        print(f"warning: {workdir}: evaluating the newest intact checkpoint, at policy epoch "
+              f"{int(state.policy_epoch)} of {config.policy.epochs} (the run is unfinished, or its later "
+              "checkpoints are gone or damaged)", file=sys.stderr)
     evaluator = run_evaluator(config, fns, normalizer, bounds)
     evaluation = evaluator(state.policy_params, eval_key(config.seed, int(state.policy_epoch)))
     evaluator.close()

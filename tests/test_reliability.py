@@ -1,6 +1,7 @@
 """Faults stop a run loudly or are recovered from: config values, non-finite losses, damaged checkpoints, a second
 writer, command-line errors, and SIGKILL at random moments (docs/development.md, "Reliability")."""
 
+import errno
 import json
 import os
 import shutil
@@ -342,6 +343,35 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
     assert missing.returncode == 2 and "no config.json (not a dbc_jax workdir)" in missing.stderr
     debug = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.epochs=0", "--debug")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_full_disk_or_a_permission_error_names_the_path_and_what_to_do(capsys):
+    from dbc_jax.errors import run_cli
+
+    for code, text, advice in ((errno.ENOSPC, "No space left on device", "free some space on that device"),
+                               (errno.EACCES, "Permission denied", "make it writable for you")):
+        def main(argv, code=code, text=text):
+            raise OSError(code, text, "/data/runs/maze/metrics.jsonl")
+
+        with pytest.raises(SystemExit) as stop:
+            run_cli(main, ["prog"])
+        assert stop.value.code == 1
+        assert capsys.readouterr().err == (f"error: {text} (/data/runs/maze/metrics.jsonl): {advice}, or write "
+                                           "elsewhere (--config.workdir)\n")
+
+
+def test_a_broken_config_json_is_named_by_line_and_an_older_checkpoint_is_said(tmp_path, reference, capfd):
+    workdir = tmp_path / "copy"
+    shutil.copytree(reference[0].workdir, workdir)
+    shutil.rmtree(workdir / "checkpoints" / "8")  # the newest checkpoint gone: the older one is evaluated, and said
+    evaluate_workdir(str(workdir))
+    assert (f"warning: {workdir}: evaluating the newest intact checkpoint, at policy epoch 2 of 4 (the run is "
+            "unfinished, or its later checkpoints are gone or damaged)") in capfd.readouterr().err
+    (workdir / "config.json").write_text('{"env_name": "maze",\n "algo": dbc}')
+    broken = cli("--mode=eval", f"--workdir={workdir}")
+    assert broken.returncode == 2 and broken.stderr.strip().splitlines()[-1] == (
+        f"error: {workdir}/config.json, line 2, column 10: not valid JSON (Expecting value); the file was edited or "
+        "cut short: restore it")
 
 
 def test_an_unknown_task_is_named_with_the_known_ones_before_anything_runs():
