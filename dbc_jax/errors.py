@@ -72,8 +72,8 @@ def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -
     debug = "--debug" in argv or os.environ.get("DBC_JAX_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     sys.argv = argv  # for argparse scripts that read sys.argv themselves
-    for stop in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill` or a scheduler's stop: the same clean stop
-        signal.signal(stop, _interrupt)
+    # Ctrl-C, and `kill` or a scheduler's stop: the same clean stop (the caller's handlers come back afterwards)
+    previous = {stop: signal.signal(stop, _interrupt) for stop in (signal.SIGINT, signal.SIGTERM)}
     try:
         main(argv)
     except KeyboardInterrupt:
@@ -95,3 +95,6 @@ def run_cli(main: Callable[[list], object], argv: Sequence[str] | None = None) -
         print(f"error: {type(error).__name__}: {message} (an unexpected error: rerun with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(FAULT)
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
