@@ -13,12 +13,15 @@ traceback.
 
 from __future__ import annotations
 
+import os
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
 from dbc_jax.errors import run_cli
-from dbc_jax.tasks import get_task
+from dbc_jax.configs.checks import did_you_mean, leaves
+from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.demos import make_demos
 from dbc_jax.plots import plot_evaluation
 from dbc_jax.train import evaluate_workdir
@@ -72,9 +75,31 @@ def main(argv):
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.timings.items()))
 
 
+def _check_config_flags(argv) -> None:
+    """``--config=<file>[:<preset>]`` must be a file and ``--config.<field>=...`` a field of that config: one line
+    each, before absl's parser (whose messages for these are several lines, or an escaped repr)."""
+    spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if spec is None:
+        return
+    path, _, preset = spec.partition(":")
+    if not os.path.isfile(path):
+        known = ", ".join(f"dbc_jax/configs/{task}.py" for task in TASKS)
+        raise app.UsageError(f"--config={spec}: no such config file (the tasks' configs: {known})")
+    task = os.path.splitext(os.path.basename(path))[0]
+    if task not in TASKS:
+        return  # a config file of the user's: absl reads it
+    fields = [field for field, _ in leaves(dbc_jax.get_config(task, preset or "quick"))]
+    for arg in argv:
+        if arg.startswith("--config.") and "=" in arg:
+            field = arg[len("--config."):].split("=", 1)[0]
+            if field not in fields and not any(f.startswith(field + ".") for f in fields):
+                raise app.UsageError(f"{arg}: '{field}' is not a field of {path}" + did_you_mean(field, fields))
+
+
 def _parse_and_run(argv):
     """Parse the flags here rather than in ``absl.app.run``, so a bad flag is one line and exit status 2 too."""
     app.define_help_flags()  # --help, --helpfull, as absl.app.run would
+    _check_config_flags(argv)
     main(flags.FLAGS(argv))
 
 

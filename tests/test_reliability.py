@@ -345,6 +345,20 @@ def test_command_line_errors_are_one_line_with_exit_status_2(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+def test_an_unknown_config_file_field_or_preset_is_one_line():
+    missing = cli("--config=dbc_jax/configs/hopper.py:quick")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        "error: --config=dbc_jax/configs/hopper.py:quick: no such config file (the tasks' configs: "
+        + ", ".join(f"dbc_jax/configs/{task}.py" for task in TASKS) + ")"]
+    typo = cli("--config=dbc_jax/configs/maze.py:smoke", "--config.policy.lrr=1e-3")
+    assert typo.returncode == 2 and typo.stderr.strip().splitlines() == [
+        "error: --config.policy.lrr=1e-3: 'policy.lrr' is not a field of dbc_jax/configs/maze.py; did you mean "
+        "'policy.lr'?"]
+    preset = cli("--config=dbc_jax/configs/maze.py:fast")
+    assert preset.returncode == 2 and preset.stderr.strip().splitlines() == [
+        "error: unknown preset 'fast' for maze (known: smoke, quick, paper)"]
+
+
 def test_a_full_disk_or_a_permission_error_names_the_path_and_what_to_do(capsys):
     from dbc_jax.errors import run_cli
 
