@@ -18,6 +18,10 @@ checkpoint that reads back whole, matches its digest and holds only finite numbe
 its reason and, when training resumes, moved to ``<workdir>/checkpoints_damaged/`` so the run can write that step
 again. Orbax writes a checkpoint into a temporary folder and renames it when complete, so a process killed mid-write
 leaves no half checkpoint behind.
+
+A workdir can be read while it trains (``make eval`` beside ``make train``). The writer retires a checkpoint past
+``max_to_keep`` by renaming it into ``checkpoints/rotated/`` (one atomic step) and only then deletes it, so a reader
+whose checkpoint vanished mid-read sees it gone, knows it was rotated rather than damaged, and lists again.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 
 import jax
 import numpy as np
@@ -135,6 +140,22 @@ def interrupts_deferred():
         raise KeyboardInterrupt
 
 
+ROTATED = "rotated"  # checkpoints/rotated/<step>: retired by the writer, deleted after each save
+_LISTING_TRIES = 20  # a listing that a rotation cut short is taken again, this many times at most
+
+
+def _listed_again(make):
+    """``make()``, taken again when a checkpoint it was reading vanished: orbax lists the step folders, then reads
+    each one's metadata, and the writer may rotate one away in between."""
+    for attempt in range(_LISTING_TRIES):
+        try:
+            return make()
+        except (FileNotFoundError, NotADirectoryError):
+            if attempt == _LISTING_TRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
 class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
@@ -142,8 +163,18 @@ class Checkpoints:
         """``writer``: the process that holds the workdir's lock; it also removes the temporary folders of a
         checkpoint write that a killed process left unfinished (a reader must not: they may be a live write)."""
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-        self.manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=writer))
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=writer,
+                                               todelete_subdir=ROTATED)
+        self.manager = _listed_again(lambda: ocp.CheckpointManager(self.directory, options=options))
+        if writer:
+            self._delete_rotated()
+
+    def _delete_rotated(self) -> None:
+        shutil.rmtree(os.path.join(self.directory, ROTATED), ignore_errors=True)
+
+    def _rotated(self, step: int) -> bool:
+        """Whether checkpoint ``step``, listed a moment ago, has since been retired by a training writer."""
+        return not os.path.isdir(os.path.join(self.directory, str(step)))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -163,6 +194,7 @@ class Checkpoints:
             self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
                                                             meta=ocp.args.JsonSave(meta)))
             self.manager.wait_until_finished()
+            self._delete_rotated()
 
     def restore_intact(self, template, check_meta=None, quarantine: bool = True):
         """(step, tree, meta) of the newest intact checkpoint (module docstring), restored into ``template`` (or into
@@ -170,11 +202,29 @@ class Checkpoints:
         ``check_meta(meta)`` may refuse a readable checkpoint (its error propagates: that is not damage). Each
         damaged checkpoint is reported on stderr and, with ``quarantine``, moved out of the way. Raises
         :class:`CheckpointError` naming every step and its reason when none is intact."""
+        for _ in range(_LISTING_TRIES):
+            damaged, found = self._newest_intact(template, check_meta)
+            if found is not None or not any(reason is None for _, reason in damaged):
+                break
+            _listed_again(self.manager.reload)  # one was rotated away mid-read: newer ones exist now
+        damaged = [(step, reason) for step, reason in damaged if reason is not None]
+        if found is not None:
+            self._report(damaged, quarantine, fallback=found[0])
+            return found
+        self._report(damaged, quarantine=False, fallback=None)  # left in place: the same error on every retry
+        listing = "; ".join(f"step {s}: {r}" for s, r in damaged)
+        raise CheckpointError(f"{self.directory}: no intact checkpoint ({listing})")
+
+    def _newest_intact(self, template, check_meta):
+        """One pass over the listed steps, newest first: ([(step, reason)] of those passed over, (step, tree, meta)
+        or None). A reason of None: the step was rotated away while read, and the pass stops there."""
         damaged = []
         for step in sorted(self.all_steps(), reverse=True):
             try:
                 meta = self.read_meta(step)
             except Exception as error:  # noqa: BLE001 -- any unreadable meta is damage
+                if self._rotated(step):
+                    return damaged + [(step, None)], None
                 damaged.append((step, f"meta unreadable ({type(error).__name__}: {str(error)[:200]})"))
                 continue
             if check_meta is not None:
@@ -182,6 +232,8 @@ class Checkpoints:
             try:
                 tree, meta = self.restore_tree(step, template(meta) if callable(template) else template)
             except Exception as error:  # noqa: BLE001 -- missing, truncated or unreadable array files
+                if self._rotated(step):
+                    return damaged + [(step, None)], None
                 damaged.append((step, f"arrays unreadable ({type(error).__name__}: {str(error)[:200]})"))
                 continue
             reason = None
@@ -192,11 +244,8 @@ class Checkpoints:
             if reason:
                 damaged.append((step, reason))
                 continue
-            self._report(damaged, quarantine, fallback=step)
-            return step, tree, meta
-        self._report(damaged, quarantine=False, fallback=None)  # left in place: the same error on every retry
-        listing = "; ".join(f"step {s}: {r}" for s, r in damaged)
-        raise CheckpointError(f"{self.directory}: no intact checkpoint ({listing})")
+            return damaged, (step, tree, meta)
+        return damaged, None
 
     def _report(self, damaged: list, quarantine: bool, fallback: int | None) -> None:
         if not damaged:
@@ -214,7 +263,7 @@ class Checkpoints:
         if fallback is not None:
             print(f"warning: using checkpoint {fallback}, the newest intact one", file=sys.stderr)
         if quarantine:
-            self.manager.reload()
+            _listed_again(self.manager.reload)
 
     def restore_tree(self, step: int, template):
         """Restore checkpoint ``step`` into the structure of ``template`` (concrete or abstract; None: as saved,

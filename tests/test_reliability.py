@@ -216,6 +216,33 @@ def test_non_finite_values_in_a_checkpoint_count_as_damage(tmp_path):
     ckpt.close()
 
 
+def test_a_workdir_read_while_it_trains_gives_the_newest_intact_checkpoint_and_calls_none_damaged(tmp_path, capfd):
+    """A writer process saves 150 checkpoints keeping 2 (each save rotates one away) while this process opens and
+    restores the workdir's checkpoints over and over, as ``make eval`` beside ``make train`` does. Before the
+    writer retired checkpoints by an atomic rename, about 1 open in 40 failed with FileNotFoundError or
+    NotADirectoryError (a step listed, then gone)."""
+    tree = {"w": np.zeros((256, 256), np.float32)}
+    first = Checkpoints(str(tmp_path), writer=True)
+    first.save_tree(0, tree, {"step": 0})
+    first.close()
+    writer = subprocess.Popen([sys.executable, "-c", "import numpy as np; from dbc_jax.checkpoint import Checkpoints\n"
+                               f"c = Checkpoints({str(tmp_path)!r}, writer=True)\n"
+                               "for step in range(1, 151):\n"
+                               "    c.save_tree(step, {'w': np.full((256, 256), step, np.float32)}, {'step': step})\n"
+                               "c.close()"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    restored = []
+    while writer.poll() is None:
+        reader = Checkpoints(str(tmp_path))
+        step, got, meta = reader.restore_intact(tree, quarantine=False)
+        reader.close()
+        assert meta["step"] == step and float(got["w"][0, 0]) == step
+        restored.append(step)
+    assert writer.returncode == 0, writer.stderr.read()[-2000:]
+    assert len(restored) >= 20 and restored == sorted(restored) and len(set(restored)) >= 10
+    assert "damaged" not in capfd.readouterr().err
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["149", "150"]  # the rotated ones deleted after each save
+
+
 # -- 5. one writer per workdir ---------------------------------------------------------------------------------------
 
 def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, demos):
