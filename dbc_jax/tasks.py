@@ -35,6 +35,7 @@ class Task:
     # the videos' view: {"name": a camera of the model} or a free camera's lookat / distance / azimuth / elevation,
     # with "track": a body it follows
     camera: dict = dataclasses.field(default_factory=dict)
+    legend: str = ""  # what a video shows: which body is the agent and which marks the goal (bottom-left corner)
 
     @property
     def has_twin(self) -> bool:
@@ -53,32 +54,37 @@ TASKS = _tasks(
          horizon=400, demos="dbc_jax.experts.maze:generate_demos", expert="scripted",
          twin="dbc_jax.envs.mjx_twins:Maze2D", paper_name="maze2d-medium-v2",
          draw_paths="dbc_jax.envs.maze:draw_paths",
-         camera={"lookat": (4.5, 4.5, 0.0), "distance": 11.0, "azimuth": 90.0, "elevation": -90.0}),
+         camera={"lookat": (4.5, 4.5, 0.0), "distance": 11.0, "azimuth": 90.0, "elevation": -90.0},
+         legend="agent: the small blue ball; goal: the red ball"),
     Task("fetchpick", "dbc_jax/FetchPick-v0", "dbc_jax.envs.fetch:FetchPickEnv", obs_dim=16, act_dim=4,
          metric="success", horizon=50, demos="dbc_jax.experts.fetch:generate_demos", expert="scripted",
          paper_name="FetchPickAndPlaceDiffHoldout-v0",
-         camera={"lookat": (1.3, 0.75, 0.45), "distance": 1.1, "azimuth": 150.0, "elevation": -30.0}),
+         camera={"lookat": (1.3, 0.75, 0.45), "distance": 1.1, "azimuth": 150.0, "elevation": -30.0},
+         legend="agent: the gripper; goal: carry the black block to the red dot"),
     Task("halfcheetah", "dbc_jax/HalfCheetah-v0", "gymnasium.envs.mujoco.half_cheetah_v4:HalfCheetahEnv",
          obs_dim=17, act_dim=6, metric="return", horizon=1000,
          demos="dbc_jax.experts.learned:generate_halfcheetah", expert="sac", expert_bar=4500.0,
-         twin="dbc_jax.envs.mjx_twins:HalfCheetah", paper_name="HalfCheetah-v3", camera={"name": "track"}),
+         twin="dbc_jax.envs.mjx_twins:HalfCheetah", paper_name="HalfCheetah-v3", camera={"name": "track"},
+         legend="agent: the cheetah; return: its forward speed, less a control cost"),
     Task("walker", "dbc_jax/Walker2d-v0", "gymnasium.envs.mujoco.walker2d_v4:Walker2dEnv", obs_dim=17, act_dim=6,
          metric="return", horizon=1000, demos="dbc_jax.experts.learned:generate_walker", expert="sac",
          expert_bar=5500.0, twin="dbc_jax.envs.mjx_twins:Walker2d", paper_name="Walker2d-v3",
-         camera={"name": "track"}),
+         camera={"name": "track"}, legend="agent: the walker; return: its forward speed and staying up, less a cost"),
     Task("antreach", "dbc_jax/AntReach-v0", "dbc_jax.envs.ant:AntReachEnv", obs_dim=42, act_dim=8, metric="success",
          horizon=50, demos="dbc_jax.experts.learned:generate_antreach", expert="sac", expert_bar=0.95,
          expert_train_env={"reward": "progress", "terminate_when_fallen": True, "reach_bonus": 10.0,
                            "max_episode_steps": 150},
          twin="dbc_jax.envs.mjx_twins:AntReach", paper_name="AntGoal-v0",
-         camera={"lookat": (0.0, 2.5, 0.0), "distance": 10.0, "azimuth": 90.0, "elevation": -60.0}),
+         camera={"lookat": (0.0, 2.5, 0.0), "distance": 10.0, "azimuth": 90.0, "elevation": -60.0},
+         legend="agent: the ant; goal: the red flag"),
     Task("handrotate", "dbc_jax/HandRotate-v0", "dbc_jax.envs.hand:HandRotateEnv", obs_dim=68, act_dim=20,
          metric="success", horizon=50, demos="dbc_jax.experts.learned:generate_handrotate", expert="sac",
          expert_bar=0.9,
          expert_train_env={"reward_scale": 20.0, "success_bonus": 10.0, "terminate_when_dropped": True,
                            "max_episode_steps": 100},
          paper_name="CustomHandManipulateBlockRotateZ-v2",
-         camera={"lookat": (1.0, 0.96, 0.14), "distance": 0.5, "azimuth": 55.0, "elevation": -25.0}),
+         camera={"lookat": (1.0, 0.96, 0.14), "distance": 0.5, "azimuth": 55.0, "elevation": -25.0},
+         legend="agent: the hand; goal: turn the block in it to the orientation of the block beside it"),
 )
 
 

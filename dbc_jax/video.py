@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import textwrap
+
 import numpy as np
 
 from dbc_jax.errors import Fault
@@ -134,15 +136,16 @@ class Renderer:
             camera.lookat[:] = spec["lookat"]
         return camera
 
-    def render(self, model, data, text: str = "") -> np.ndarray:
-        """The current frame as uint8 [height, width, 3]."""
+    def render(self, model, data, text: str = "", legend: str = "") -> np.ndarray:
+        """The current frame as uint8 [height, width, 3], ``text`` in the top-left corner, ``legend`` in the
+        bottom-left."""
         mj = self._mj
         self.gl.make_current()
         mj.mjv_updateScene(model, data, self.option, None, self.camera, mj.mjtCatBit.mjCAT_ALL, self.scene)
         mj.mjr_render(self.viewport, self.scene, self.context)
-        if text:
-            mj.mjr_overlay(mj.mjtFont.mjFONT_NORMAL, mj.mjtGridPos.mjGRID_TOPLEFT, self.viewport, text, "",
-                           self.context)
+        for where, words in ((mj.mjtGridPos.mjGRID_TOPLEFT, text), (mj.mjtGridPos.mjGRID_BOTTOMLEFT, legend)):
+            if words:
+                mj.mjr_overlay(mj.mjtFont.mjFONT_NORMAL, where, self.viewport, words, "", self.context)
         frame = np.empty((self.height, self.width, 3), np.uint8)
         mj.mjr_readPixels(frame, None, self.viewport, self.context)
         return np.flipud(frame)  # OpenGL's rows run bottom to top
@@ -218,21 +221,26 @@ def record_videos(workdir: str, num_episodes: int = 4, member: int = 0, fmt: str
     seeds = np.asarray(fns.grid.hparams().seed)
     label = fns.grid.label(list(fns.grid.points())[member // fns.grid.num_seeds]) if fns.grid.axes else ""
     label = f"{label} seed {int(seeds[member])}".strip()
+    import mujoco
+
     renderers: dict[int, Renderer] = {}
+    scratch: dict[int, object] = {}  # per episode, the MjData a frame is drawn from (goal_marked)
     frames: dict[int, list] = {e: [] for e in range(num_episodes)}
     outcome: dict[int, dict] = {}
     bar = tqdm(total=num_episodes, desc="video episodes", disable=not progress)
 
     def watch(_member, episode, env, step, episode_return, success, done):
-        model, data = env.unwrapped.model, env.unwrapped.data
+        model = env.unwrapped.model
         if step % stride and not done:
             return
         if episode not in renderers:
             renderers[episode] = Renderer(model, width, height, dict(task.camera))
+            scratch[episode] = mujoco.MjData(model)
         text = f"{config.env_name} / {config.algo}  {label}  episode {episode}\nstep {step}  return {episode_return:.1f}"
         if task.metric == "success":
             text += "  success" if success else ""
-        frames[episode].append(renderers[episode].render(model, data, text))
+        shown = goal_marked(env.unwrapped, scratch[episode])
+        frames[episode].append(renderers[episode].render(model, shown, text, _wrapped(task.legend, width)))
         if done:
             outcome[episode] = {"success": success if task.metric == "success" else None,
                                 "return": float(episode_return), "length": step}
@@ -257,6 +265,31 @@ def record_videos(workdir: str, num_episodes: int = 4, member: int = 0, fmt: str
         write_video(frames[episode] + [frames[episode][-1]] * int(fps), path, fps)  # hold the last frame 1 s
         written.append({"path": path, **outcome[episode]})
     return written
+
+
+def goal_marked(env, scratch):
+    """The MjData to draw ``env``'s current frame from. gymnasium-robotics envs move their goal markers (Fetch's red
+    dot, Hand's goal block) only in ``_render_callback``, which ends in ``mj_forward``; on the live data that
+    changes the next steps' contact solution (a different episode), so it runs on ``scratch``, a copy of the live
+    data. Other envs keep their markers in the state: the live data as is."""
+    import mujoco
+
+    place = getattr(env, "_render_callback", None)
+    if place is None:
+        return env.data
+    live = env.data
+    mujoco.mj_copyData(scratch, env.model, live)
+    env.data = scratch
+    try:
+        place()
+    finally:
+        env.data = live
+    return scratch
+
+
+def _wrapped(legend: str, width: int) -> str:
+    """The legend in lines that fit a frame ``width`` pixels wide (the renderer's font: about 12 pixels a letter)."""
+    return "\n".join(textwrap.wrap(legend, max(20, width // 12)))
 
 
 def _control_dt(task) -> float:

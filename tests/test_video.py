@@ -52,6 +52,47 @@ def test_video_shows_the_members_own_evaluation_episodes(maze_run, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]  # written atomically
 
 
+@pytest.mark.parametrize("env_name,marker", [("fetchpick", "target0"), ("handrotate", "target")])
+def test_the_goal_marker_is_drawn_where_the_goal_is_and_the_episode_is_unchanged(env_name, marker):
+    """gymnasium-robotics moves its goal markers only in ``_render_callback`` (its ``render`` calls it), so a video
+    drew Fetch's red dot at its default place and Hand's goal block unturned. ``goal_marked`` runs it on a copy of
+    the state after the reset and every step: the marker shows the goal, and the episode is bit for bit the one
+    evaluation plays without video (run on the live state, the callback's ``mj_forward`` changes Fetch's
+    episode from the second step)."""
+    import gymnasium as gym
+    import mujoco
+
+    from dbc_jax.tasks import get_task, register_all
+    from dbc_jax.video import goal_marked
+
+    register_all()
+    task = get_task(env_name)
+    actions = np.random.default_rng(0).uniform(-1, 1, (10, task.act_dim)).astype(np.float32)
+    episodes = []
+    for rendered in (False, True):
+        env = gym.make(task.env_id)
+        obs, _ = env.reset(seed=7)
+        u = env.unwrapped
+        scratch = mujoco.MjData(u.model)
+        trace = [obs]
+        for a in [None, *actions]:
+            if a is not None:
+                obs, reward, *_ = env.step(a)
+                trace += [obs, np.float64(reward)]
+            if rendered:
+                shown = goal_marked(u, scratch)
+                assert shown is scratch and u.data is not scratch
+                if marker == "target0":  # the red dot sits on the goal
+                    site = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_SITE, marker)
+                    np.testing.assert_allclose(shown.site_xpos[site], u.goal, atol=1e-6)
+                else:  # the goal block is turned to the goal orientation (either sign of the quaternion)
+                    body = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, marker)
+                    np.testing.assert_allclose(abs(shown.xquat[body] @ u.goal[3:]), 1.0, atol=1e-6)
+        episodes.append(np.concatenate([np.ravel(x) for x in trace]))
+        env.close()
+    np.testing.assert_array_equal(episodes[0], episodes[1])
+
+
 def test_mp4_video(maze_run, tmp_path):
     _rendering_or_skip()
     pytest.importorskip("imageio_ffmpeg", reason="MP4 needs the video extra (pip install -e '.[video]')")
