@@ -90,14 +90,18 @@ def plot_paths(evaluation: EvalResult, task: Task, path: str, grid: Grid, title:
         success = evaluation.episodes["success"][m, :record]
         draw(ax, evaluation.paths[m], success)
         ax.set_title(f"{Grid.label(members[m])}: {success.sum()} of {record} reached", fontsize="small")
-    fig.suptitle(title + " (green: success, red: failure; dot: start, star: goal)")
-    fig.tight_layout()
+    fig.suptitle(title)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if rows == 1 else 0.03, 1, 1))
     atomic_save_figure(fig, path, dpi=90)
 
 
-def plot_learning_curve(records: list[dict], metric: str, path: str, grid: Grid) -> None:
+def plot_learning_curve(records: list[dict], metric: str, path: str, grid: Grid, final_update: int) -> list[float]:
     """Joint-model loss, policy losses and evaluation metric against updates, written atomically as PNG; the
-    evaluation panel has a line per seed (a plain run) or per grid point (mean over seeds)."""
+    evaluation panel has a line per seed (a plain run) or per grid point (mean over seeds). The evaluation at
+    ``final_update`` (the end of policy training), the one results.json and the tables report, is marked once
+    it exists; returns the marked values (the mean, or each grid point's), [] before then."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,6 +110,7 @@ def plot_learning_curve(records: list[dict], metric: str, path: str, grid: Grid)
     pretrain = [r for r in records if r["phase"] == "model"]
     pol = [r for r in records if r["phase"] == "policy"]
     ev = [r for r in records if r["phase"] == "eval"]
+    reported = []
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     if pretrain:
         axes[0].plot([r["update"] for r in pretrain], [r["model/loss"] for r in pretrain])
@@ -132,6 +137,14 @@ def plot_learning_curve(records: list[dict], metric: str, path: str, grid: Grid)
                 axes[2].plot(x, values[:, s], alpha=0.4, lw=1, label=f"seed {s}")
             axes[2].plot(x, values.mean(1), color="k", lw=2, label="mean")
             axes[2].legend()
+        final = [i for i, r in enumerate(ev) if r["update"] == final_update]
+        if final:  # the mean the results table reports (per grid point: the point's mean over its seeds)
+            reported = list(by_point[final[-1]] if grid.axes else values[final[-1]].mean(keepdims=True))
+            unit = "%" if metric == "success" else ""
+            axes[2].plot([final_update] * len(reported), reported, "*", color="k", ms=13, mfc="gold", zorder=5,
+                         label="final evaluation (reported): " + ", ".join(f"{v:.1f}{unit}" for v in reported))
+            axes[2].legend(fontsize="small", title=f"mean over {grid.num_seeds} seeds" if grid.axes else None)
     axes[2].set(title="evaluation", xlabel="update", ylabel="success rate (%)" if metric == "success" else "return")
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=90)
+    return [float(v) for v in reported]

@@ -154,6 +154,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     state, data = shard_members(state, mesh, grid.num_members), shard_members(data, mesh, grid.num_members)
     timings = {key: float(spent.get(key, 0.0)) for key in ("model_s", "policy_s", "evaluation_s")}
     pol_total = phases[1].epochs
+    final_update = pol_total * phases[1].updates_per_epoch  # where the reported final evaluation is drawn
     evaluator, evaluation = None, None
     try:
         for phase in phases:
@@ -190,14 +191,14 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
                     bar.update(n)
                     bar.set_postfix(postfix)
                     if evaluate_now:
-                        plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
+                        plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid, final_update)
                     if stop_requested():  # an interrupt that landed where Python swallows it
                         raise KeyboardInterrupt
             timings[f"{phase.name}_s"] += time.perf_counter() - t0 - eval_time
             timings["evaluation_s"] += eval_time
         if evaluation is None:  # already trained (a finished workdir): evaluate the final policies again
             evaluation = evaluator(state.policy_params, eval_key(config.seed, pol_total))
-            plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid)
+            plot_learning_curve(log.records(), task.metric, paths["learning_curve"], grid, final_update)
     finally:
         if evaluator is not None:
             evaluator.close()

@@ -94,6 +94,46 @@ def test_recorded_paths_hold_each_episode_from_its_reset_to_its_end(reference_ru
     np.testing.assert_array_equal(reached, result.episodes["success"][:, :4])
 
 
+def test_the_pictures_mark_the_reported_evaluation_and_pair_each_start_with_its_goal(reference_run, tmp_path):
+    """learning_curve.png stars the final evaluation that results.json reports, and only once it exists;
+    trajectories.png numbers each episode at its start and at its goal in one colour, and crosses a failure's end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dbc_jax.envs.maze import draw_paths
+    from dbc_jax.metrics import MetricsLog
+    from dbc_jax.plots import plot_learning_curve
+
+    r = reference_run
+    records = MetricsLog(r.paths["metrics"]).records()
+    final_update = max(x["update"] for x in records if x["phase"] == "eval")
+    assert plot_learning_curve(records, "success", str(tmp_path / "a.png"), r.grid, final_update) == pytest.approx(
+        [r.mean])
+    unfinished = [x for x in records if x["phase"] != "eval" or x["update"] < final_update]
+    assert plot_learning_curve(unfinished, "success", str(tmp_path / "b.png"), r.grid, final_update) == []
+
+    evaluation = evaluate_workdir(r.workdir).evaluation
+    paths, success = evaluation.paths[0], evaluation.episodes["success"][0, :evaluation.paths.shape[1]]
+    fig, ax = plt.subplots()
+    draw_paths(ax, paths, success)
+    labels = {}
+    for note in ax.texts:
+        labels.setdefault(note.get_text(), []).append((tuple(note.xy), note.get_color()))
+    assert sorted(labels, key=int) == [str(i + 1) for i in range(len(paths))]
+    for i, path in enumerate(paths):
+        (start, start_color), (goal, goal_color) = labels[str(i + 1)]
+        np.testing.assert_allclose(start, path[0, :2])
+        np.testing.assert_allclose(goal, path[0, 4:6])
+        assert start_color == goal_color
+    assert len({color for (_, color), _ in labels.values()}) == min(len(paths), 10)
+    crosses = [line for line in ax.lines if line.get_marker() == "x" and len(line.get_xdata())]
+    assert len(crosses) == int((~success).sum())
+    assert len(ax.get_legend_handles_labels()[0]) == 4
+    plt.close(fig)
+
+
 def test_probe_splits_the_models_loss_over_states_and_actions(reference_run, tmp_path, demos):
     """experiments/probe_model.py on a DBC run: the state- and action-dimension losses average to the whole, the
     shuffled-action gap is reported, and a run without a joint model is refused."""

@@ -44,21 +44,32 @@ def free_cells(maze: tuple[str, ...] = MEDIUM_MAZE) -> np.ndarray:
 
 
 def draw_paths(ax, paths: np.ndarray, success: np.ndarray, maze: tuple[str, ...] = MEDIUM_MAZE) -> None:
-    """Evaluation episodes over the maze's walls, in qpos coordinates: each path from its start (dot) to its end,
-    green if it reached its goal (star), red if not. ``paths`` [K, steps, 6] observations, NaN after the end."""
+    """Evaluation episodes over the maze's walls, in qpos coordinates. Episode i has its own colour and its number
+    at both ends: a dot at its start, a star at its goal; its path is solid if it reached the goal, dashed with a
+    cross at its end if not. ``paths`` [K, steps, 6] observations, NaN after the end. The legend entries are
+    labelled on ``ax`` (``plot_paths`` gathers them into one figure legend)."""
     import matplotlib.patches as patches
+    from matplotlib.lines import Line2D
 
     # The particle's body sits at (1.2, 1.2) and wall (w, h) at (w + 1, h + 1): in qpos coordinates a wall's centre
     # is (w - 0.2, h - 0.2).
     shift = -0.2
     for w, h in wall_cells(maze):
         ax.add_patch(patches.Rectangle((w + shift - 0.5, h + shift - 0.5), 1.0, 1.0, color="0.35"))
-    for path, ok in zip(paths, success):
+    colors = [f"C{i % 10}" for i in range(len(paths))]
+    for i, (path, ok, color) in enumerate(zip(paths, success, colors)):
         path = path[~np.isnan(path[:, 0])]
-        color = "tab:green" if ok else "tab:red"
-        ax.plot(path[:, 0], path[:, 1], "-", color=color, lw=1.2, alpha=0.8)
-        ax.plot(*path[0, :2], "o", color=color, ms=4)
-        ax.plot(*path[0, 4:6], "*", color=color, ms=11, markeredgecolor="k", markeredgewidth=0.5)
+        ax.plot(path[:, 0], path[:, 1], "-" if ok else "--", color=color, lw=1.3, alpha=0.9)
+        ax.plot(*path[0, :2], "o", color=color, ms=5, markeredgecolor="k", markeredgewidth=0.5)
+        ax.plot(*path[0, 4:6], "*", color=color, ms=12, markeredgecolor="k", markeredgewidth=0.5)
+        if not ok:
+            ax.plot(*path[-1, :2], "x", color=color, ms=7, mew=2)
+        for point in (path[0, :2], path[0, 4:6]):
+            ax.annotate(str(i + 1), point, xytext=(4, 4), textcoords="offset points", fontsize=7, color=color,
+                        fontweight="bold")
+    for marker, style, label in (("o", "", "start (episode number beside it)"), ("*", "", "its goal (same colour)"),
+                                 ("", "-", "reached the goal"), ("x", "--", "did not (cross: where it ended)")):
+        ax.add_line(Line2D([], [], color="0.2", marker=marker, linestyle=style or "none", ms=8, label=label))
     ax.set(xlim=(shift - 0.5, len(maze) + shift - 0.5), ylim=(shift - 0.5, len(maze[0]) + shift - 0.5),
            aspect="equal", xticks=[], yticks=[])
 
