@@ -10,6 +10,11 @@ BENCH  ?= train
 # pytest-xdist processes; most of the suite's time is single-threaded XLA compilation, so two overlap well on 2 cores.
 TEST_WORKERS ?= 2
 CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
+# GPU=1 installs jax's CUDA 12 build beside the rest (setup.cfg's extra "cuda"), in the same .venv:
+# make install GPU=1, or on first use, e.g. make train ENV=maze GPU=1.
+comma  := ,
+EXTRAS := dev$(if $(GPU),$(comma)cuda)
+STAMP  := $(VENV)/.installed$(if $(GPU),-cuda)
 # The task registry (dbc_jax/tasks.py) names the tasks; it imports nothing heavy, so help works before install.
 TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
@@ -42,16 +47,17 @@ help:  ## list the targets
 	@echo "  make sweep ENV=maze ARGS='--grid diffusion.coeff=0,0.1,1,10 [--grid diffusion.term=hinge,agent]'"
 	@echo "                                                   a grid of config fields, vmapped in one program (table + plot)"
 	@echo "  make manifold                                    manifold overfitting: BC, DBC, its term alone, DP vs state dimension"
-	@echo "  make install                                     create $(VENV) and install dbc_jax with the dev extra"
+	@echo "  make install [GPU=1]                             create $(VENV) and install dbc_jax with the dev extra"
+	@echo "                                                   (GPU=1: and jax's CUDA 12 build; works on any target)"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(STAMP)
 
 # An unknown ENV stops with the list of tasks, before anything is installed or run.
 check-env:

@@ -69,3 +69,55 @@ def test_every_expected_result_in_a_config_is_on_a_results_page():
         assert len(numbers) >= 8, task  # every method's result and the paper's
         for number in numbers:
             assert number in pages, f"dbc_jax/configs/{task}.py: expected {number!r} is in neither results page"
+
+
+def _readme_table(heading_text: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the first table after ``heading_text`` in the README."""
+    lines = _read("README.md").split(heading_text, 1)[1].splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = [line for line in lines[first:first + 100] if line.startswith("|")]
+    table = table[:next((i for i, line in enumerate(lines[first:]) if not line.startswith("|")), len(table))]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+
+
+def test_the_readme_presets_table_is_the_maze_configs():
+    import dbc_jax
+
+    rows = {row[0].split()[0].strip("`"): row for row in _readme_table("**Presets**")}
+    assert set(rows) == {"smoke", "quick", "paper"}
+    for preset, row in rows.items():
+        c = dbc_jax.get_config("maze", preset)
+        model, policy, data = row[2], row[3], row[4]
+        assert model.startswith(f"{c.diffusion.hidden} wide, {c.diffusion.epochs} epochs"), (preset, model)
+        widths = " × ".join(map(str, c.policy.hidden_sizes)) if len(set(c.policy.hidden_sizes)) > 1 else \
+            f"{len(c.policy.hidden_sizes)} × {c.policy.hidden_sizes[0]}"
+        assert policy.startswith(f"{widths}, {c.policy.epochs} epochs"), (preset, policy)
+        for section, text in ((c.diffusion, model), (c.policy, policy)):
+            assert preset == "smoke" or float(re.search(r"lr (\S+)", text)[1]) == section.lr, (preset, text)
+        assert data == f"{c.data.num_episodes} episodes; {c.eval.num_episodes} per seed", (preset, data)
+        assert c.num_seeds == 3
+
+
+def test_the_readme_own_data_table_is_what_the_reader_takes():
+    from dbc_jax.data.dataset import REQUIRED_FIELDS
+
+    rows = _readme_table("### Your own data")
+    names = [row[0].split()[0].strip("`") for row in rows]
+    assert names == [*REQUIRED_FIELDS, "next_obs", "rewards", "metadata"]
+    assert [row[0].endswith("(optional)") for row in rows] == [False] * 3 + [True] * 3
+    dims = " ".join(_read("README.md").split("obs_dim and act_dim are the task's (", 1)[1].split(")", 1)[0].split())
+    for task in TASKS.values():
+        assert re.search(rf"{task.name}(?: and \w+)? {task.obs_dim} and {task.act_dim}", dims), task.name
+
+
+def test_make_installs_the_cuda_build_when_asked():
+    import configparser
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", "install", "GPU=1", "VENV=/nonexistent-venv"], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert dry.returncode == 0 and '/nonexistent-venv/bin/python -m pip install -q -e ".[dev,cuda]"' in dry.stdout
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(ROOT, "setup.cfg"))
+    jax_pin = next(r for r in setup["options"]["install_requires"].split() if r.startswith("jax>="))
+    assert setup["options.extras_require"]["cuda"].split() == [jax_pin.replace("jax", "jax[cuda12]", 1)]

@@ -1,7 +1,8 @@
 """Maze2D-Medium (the paper's ``maze2d-medium-v2``, target in the observation); metric: success rate.
 
 Run:
-    make train ENV=maze                  # preset quick: DBC, 3 seeds, about 4 minutes on 2 CPU cores
+    make train ENV=maze                  # preset quick: DBC, 3 seeds; 2 min 59 s on 2 CPU cores from a clean clone
+                                         # (README, "How long")
     make train ENV=maze ALGO=bc          # BC: the same run without the diffusion model
     make train ENV=maze ALGO=dp          # Diffusion Policy; ALGO=ibc: Implicit BC (same data, harness, protocol)
     make train ENV=maze PRESET=paper     # the official hyperparameters (spec section 1.6 and 6)
