@@ -23,6 +23,7 @@ from dbc_jax import tensorboard, trainer
 from dbc_jax.checkpoint import Checkpoints, atomic_write_text, read_json, workdir_lock
 from dbc_jax.demos import default_data_path, prepare_dataset
 from dbc_jax.errors import stop_requested
+from dbc_jax.estimate import evaluation_epochs
 from dbc_jax.evaluate import make_evaluator, make_policy_fn
 from dbc_jax.metrics import MetricsLog, check_finite, chunk_records, member_names, model_names
 from dbc_jax.normalization import Normalizer
@@ -155,6 +156,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     timings = {key: float(spent.get(key, 0.0)) for key in ("model_s", "policy_s", "evaluation_s")}
     pol_total = phases[1].epochs
     final_update = pol_total * phases[1].updates_per_epoch  # where the reported final evaluation is drawn
+    evaluated = set(evaluation_epochs(config))
     evaluator, evaluation = None, None
     try:
         for phase in phases:
@@ -172,8 +174,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
                     epoch = first + n
                     records = chunk_records(phase.name, info, first, phase.updates_per_epoch)
                     postfix = {"loss": f"{records[-1][phase.loss]:.4f}"}
-                    evaluate_now = phase.evaluates and (
-                        (config.eval.every_epochs and epoch % config.eval.every_epochs == 0) or epoch == phase.epochs)
+                    evaluate_now = phase.evaluates and epoch in evaluated
                     if evaluate_now:
                         te = time.perf_counter()
                         evaluation = evaluator(state.policy_params, eval_key(config.seed, epoch))

@@ -93,6 +93,14 @@ class TrainFns(NamedTuple):
     updates_per_epoch: Callable  # num_items -> {"model": int, "policy": int}
 
 
+def updates_per_epoch(config: ConfigDict, num_items: int) -> dict:
+    """{"model": joint-model updates per pretraining epoch (0 without pretraining), "policy": policy updates per
+    epoch} on ``num_items`` demo transitions (each epoch drops its last partial batch)."""
+    pretrains = config_lib.pretrains_model(config)
+    return {"model": num_items // config[config.model].batch_size if pretrains else 0,
+            "policy": num_items // config.policy.batch_size}
+
+
 def _epoch_batches(key, num_items: int, batch_size: int):
     """Indices of one shuffled epoch, [num_batches, batch_size]; the last partial batch is dropped."""
     num_batches = num_items // batch_size
@@ -161,13 +169,9 @@ def make_train_fns(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: 
     model_count = grid.num_members if online else num_seeds if per_seed_model else 1 if has_model else 0
     pretrain_epochs = config_lib.pretrain_epochs(config)
 
-    def updates_per_epoch(num_items: int) -> dict:
-        pretrains = config_lib.pretrains_model(config)
-        return {"model": num_items // model_cfg.batch_size if pretrains else 0,
-                "policy": num_items // pol_cfg.batch_size}
-
     def policy_tx(lr, num_items: int):
-        schedule = optax.linear_schedule(lr, 0.0, max(1, pol_cfg.epochs * updates_per_epoch(num_items)["policy"]))
+        schedule = optax.linear_schedule(lr, 0.0,
+                                         max(1, pol_cfg.epochs * updates_per_epoch(config, num_items)["policy"]))
         adam = optax.adam(schedule, eps=pol_cfg.adam_eps)
         return optax.chain(optax.clip_by_global_norm(pol_cfg.grad_clip), adam) if pol_cfg.grad_clip else adam
 
@@ -277,7 +281,8 @@ def make_train_fns(config: ConfigDict, obs_dim: int, act_dim: int, squeeze_one: 
         return algo.act(parts(action_bounds)[0], params, obs, key)
 
     return TrainFns(init=init, model_epochs=model_epochs, policy_epochs=policy_epochs, run=run, act=act, grid=grid,
-                    model_count=model_count, pretrain_epochs=pretrain_epochs, updates_per_epoch=updates_per_epoch)
+                    model_count=model_count, pretrain_epochs=pretrain_epochs,
+                    updates_per_epoch=functools.partial(updates_per_epoch, config))
 
 
 def eval_key(seed: int, policy_epoch: int) -> jax.Array:

@@ -45,7 +45,8 @@ from dbc_jax.workdir import config_differences, saved_results
 
 import paper_table  # experiments/: the script's folder, first on sys.path
 from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, duration,
-                         finished_on, parse_rows, read_readme, row_label, row_settings, unavailable, write_readme_block)
+                         finished_on, parse_rows, plan, read_readme, row_label, row_settings, unavailable,
+                         write_readme_block)
 
 DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells are the slowest
 BASELINES = ("bc", "dp", "ibc")  # each compared with DBC
@@ -202,26 +203,29 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
             why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
                         or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
                         or "not trained yet (run without --no-train)"}
-    for task, data in asked:
-        for method in args.methods:
-            key = (task, data, method)
-            if (key in found and key not in why) or args.no_train or unavailable(task, data, args.paper_data):
-                continue
-            config = configs[key]
-            print(f"\n== {LABELS[task]} ({data}), {METHODS[method]}, {args.runs[method]} runs: {config.workdir}",
-                  flush=True)
-            try:
-                found[key] = collect(config, data, dbc_jax.train(config, progress=not args.quiet).to_dict(),
-                                     records[key])
-                why.pop(key, None)
-            except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
-                traceback.print_exc()
-                why[key] = {**records[key], "reason": f"failed: {type(error).__name__}: {error}", "failed": True}
-            save()  # the cells first: a fault in the statistics below must not lose them
-            try:
-                publish(table)
-            except Exception:  # noqa: BLE001 -- the pages wait for the next cell; the final publish raises
-                traceback.print_exc()
+    to_train = [key for key in ((t, d, m) for t, d in asked for m in args.methods)
+                if not ((key in found and key not in why) or args.no_train or unavailable(*key[:2], args.paper_data))]
+    if to_train and not args.no_plan:
+        plan([(records[key], configs[key]) for key in to_train])
+    if args.plan_only:
+        raise SystemExit(0)
+    for key in to_train:
+        task, data, method = key
+        config = configs[key]
+        print(f"\n== {LABELS[task]} ({data}), {METHODS[method]}, {args.runs[method]} runs: {config.workdir}",
+              flush=True)
+        try:
+            found[key] = collect(config, data, dbc_jax.train(config, progress=not args.quiet).to_dict(),
+                                 records[key])
+            why.pop(key, None)
+        except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
+            traceback.print_exc()
+            why[key] = {**records[key], "reason": f"failed: {type(error).__name__}: {error}", "failed": True}
+        save()  # the cells first: a fault in the statistics below must not lose them
+        try:
+            publish(table)
+        except Exception:  # noqa: BLE001 -- the pages wait for the next cell; the final publish raises
+            traceback.print_exc()
     save()
     return table
 

@@ -31,7 +31,9 @@ import traceback
 import numpy as np
 
 import dbc_jax
+from dbc_jax import estimate as estimate_lib
 from dbc_jax.checkpoint import atomic_write_text, read_json
+from dbc_jax.estimate import duration
 from dbc_jax.errors import run_cli
 from dbc_jax.metrics import MetricsLog
 from dbc_jax.provenance import hardware
@@ -173,9 +175,52 @@ def collect(config, saved: dict) -> dict:
             "code": saved.get("code", [])}
 
 
+def demo_items(config) -> tuple[int, bool]:
+    """The transitions a cell trains on, and whether that is the file's count (else at most: episodes x horizon,
+    for demos not made yet)."""
+    from dbc_jax.data import load_dataset
+    from dbc_jax.demos import default_data_path
+
+    path = config.data.path or default_data_path(config)
+    if path.startswith("minari:") or os.path.exists(path):
+        return load_dataset(path).num_transitions, True
+    transitions = config.data.expert.get("num_transitions", 0) if "expert" in config.data else 0
+    return transitions or config.data.num_episodes * get_task(config.env_name).horizon, False
+
+
+def plan(todo: list[tuple[dict, object]], measure: bool = True) -> dict:
+    """Measure each cell's speed here (one probe per task and method: rows that differ in their data only share
+    it), print what is left to train and how long it should take, and return {(task, data, method): the cell's
+    plan} for the JSON."""
+    speeds, plans = {}, {}
+    if not todo:
+        return plans
+    print(f"\nMeasuring the speed of {len(todo)} cells on this machine ({hardware()}) ...", flush=True)
+    for record, config in todo:
+        task = get_task(config.env_name)
+        key = (record["task"], record["method"])
+        if key not in speeds:
+            speeds[key] = estimate_lib.measure_speed(config, task.obs_dim, task.act_dim)
+        items, exact = demo_items(config)
+        done = estimate_lib.progress(config)
+        speed = estimate_lib.own_speed(config, items, speeds[key], done) if done else speeds[key]
+        left = estimate_lib.estimate(config, items, speed, done)
+        plans[(record["task"], record["data"], record["method"])] = {
+            "state": f"resumes at {done.describe()}" if done else "new",
+            "work": left.describe() + ("" if exact else f" (on at most {items:,} transitions: demos not made yet)"),
+            "estimate_s": left.seconds, "measured": hardware()}
+    print("Plan, one cell after another (upper bounds: episodes that end early evaluate faster):")
+    for (task, data, method), p in plans.items():
+        print(f"  {row_label(task, data)}, {METHODS[method]} ({p['state']}): {p['work']}: "
+              f"about {duration(p['estimate_s'])}")
+    print(f"In all: about {duration(sum(p['estimate_s'] for p in plans.values()))}. A finished cell is reused and "
+          "an interrupted one resumes where it stopped: rerun the same command.", flush=True)
+    return plans
+
+
 def build(args, argv: list[str]) -> dict:
     rows = parse_rows(args.rows)
-    cells, missing, unavailable_rows = [], [], []
+    cells, missing, unavailable_rows, todo = [], [], [], []
     for task, data in rows:
         reason = unavailable(task, data, args.paper_data)
         if reason:
@@ -189,21 +234,32 @@ def build(args, argv: list[str]) -> dict:
                       "paper": dict(zip(("mean", "std"), PAPER[task][method]))}
             if method == "dbc":  # whether its seeds share one pretrained model (the footnote says what that means)
                 record["shared_model"] = bool(config[config.model].shared)
-            saved = saved_results(config)
-            if saved is None and not args.no_train:
-                print(f"\n== {row_label(task, data)}, {METHODS[method]}: {config.workdir}", flush=True)
-                try:
-                    saved = dbc_jax.train(config, progress=not args.quiet).to_dict()
-                except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
-                    traceback.print_exc()
-                    missing.append({**record, "workdir": config.workdir, "failed": True,
-                                    "reason": f"failed: {type(error).__name__}: {error}"})
-                    continue
-            if saved is None:
-                missing.append({**record, "workdir": config.workdir,
-                                "reason": "not trained yet (run without --no-train)"})
+            todo.append((record, config, saved_results(config)))
+    # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take.
+    unfinished = [(r, c) for r, c, saved in todo if saved is None
+                  and (not args.no_train or estimate_lib.progress(c) is not None)]
+    plans = plan(unfinished) if unfinished and not args.no_plan else {}
+    if args.plan_only:
+        raise SystemExit(0)
+    for record, config, saved in todo:
+        key = (record["task"], record["data"], record["method"])
+        if saved is None and not args.no_train:
+            print(f"\n== {row_label(*key[:2])}, {METHODS[key[2]]}: {config.workdir}", flush=True)
+            try:
+                saved = dbc_jax.train(config, progress=not args.quiet).to_dict()
+            except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
+                traceback.print_exc()
+                missing.append({**record, "workdir": config.workdir, "failed": True,
+                                "reason": f"failed: {type(error).__name__}: {error}"})
                 continue
-            cells.append({**record, **collect(config, saved)})
+        if saved is None:
+            reason = ("in progress: " + plans[key]["state"].removeprefix("resumes at ") + ", about "
+                      + duration(plans[key]["estimate_s"]) + " left"
+                      if key in plans else "not trained yet (run without --no-train)")
+            missing.append({**record, "workdir": config.workdir, "reason": reason,
+                            **({"plan": plans[key]} if key in plans else {})})
+            continue
+        cells.append({**record, **collect(config, saved)})
     episodes = dbc_jax.get_config(rows[0][0], args.preset).eval.num_episodes if rows else 0
     return {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together",
             "episodes_per_seed": episodes, "hardware": hardware(),
@@ -218,11 +274,6 @@ def build(args, argv: list[str]) -> dict:
 def fmt(task: str, value: dict) -> str:
     digits = 1
     return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}".replace("-", "−")
-
-
-def duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min {secs} s"
 
 
 def row_label(task: str, data: str) -> str:
@@ -345,6 +396,9 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
                         help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
     parser.add_argument("--no-train", action="store_true", help="only finished runs; list the others as missing")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="measure the cells left to train, print the plan and its time estimate, and stop")
+    parser.add_argument("--no-plan", action="store_true", help="train without measuring the cells' speed first")
     return parser
 
 
