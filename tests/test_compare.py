@@ -57,7 +57,7 @@ def test_probability_of_improvement_is_one_half_for_identical_distributions_and_
 
 
 def run(tmp_path, *args):
-    compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"),
+    compare.main(["--preset", "smoke", "--quiet", "--no-plan", "--out", str(tmp_path / "docs"),
                   "--paper-data", str(tmp_path / "no_such_folder"), "--rows", "maze:ours", *args])
     with open(tmp_path / "docs" / "compare_smoke.json") as f:
         return json.load(f)

@@ -14,7 +14,7 @@ from dbc_jax.provenance import code_version  # noqa: E402
 
 
 def run(tmp_path, *args):
-    paper_table.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"),
+    paper_table.main(["--preset", "smoke", "--quiet", "--no-plan", "--out", str(tmp_path / "docs"),
                       "--paper-data", str(tmp_path / "no_such_folder"), *args])
     with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
         return json.load(f)

@@ -1,0 +1,82 @@
+"""dbc_jax/estimate.py and the plans of make paper-table / make compare: the work a run has left, counted from its
+config and its checkpoint, and its speed measured here before anything trains."""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+import dbc_jax
+from dbc_jax import estimate
+from dbc_jax.metrics import MetricsLog
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+import paper_table  # noqa: E402
+
+
+@pytest.mark.parametrize("epochs,chunk,every,expected", [(4, 2, 2, [2, 4]), (10, 3, 4, [10]), (12, 3, 6, [6, 12]),
+                                                         (5, 2, 0, [5])])
+def test_evaluation_epochs_are_the_chunk_ends_the_trainer_evaluates_at(epochs, chunk, every, expected):
+    config = dbc_jax.get_config("maze", "smoke")
+    config.policy.epochs, config.policy.log_every_epochs, config.eval.every_epochs = epochs, chunk, every
+    assert estimate.evaluation_epochs(config) == expected
+
+
+def test_the_plan_counts_a_runs_work_and_what_an_interrupted_one_has_left(tmp_path, monkeypatch, capsys):
+    """The plan's counts are the run's own: its updates per phase and its evaluations (metrics.jsonl). A run cut
+    after policy epoch 2 of 4 has the rest left, and --no-train lists it with its progress and time left."""
+    monkeypatch.chdir(tmp_path)  # the cells' default workdirs and demo files land here
+    args = ["--preset", "smoke", "--rows", "maze:ours", "--methods", "dbc", "--quiet", "--out", str(tmp_path / "docs"),
+            "--paper-data", str(tmp_path / "none")]
+    with pytest.raises(SystemExit) as stop:
+        paper_table.main(args + ["--plan-only"])
+    assert stop.value.code == 0 and not (tmp_path / "docs").exists()  # a plan writes nothing
+    printed = capsys.readouterr().out
+    assert "Maze (our demos), DBC (new): joint model " in printed and "In all: about " in printed
+    bound = dbc_jax.get_config("maze", "smoke").data.num_episodes * dbc_jax.tasks.get_task("maze").horizon
+    assert f"(on at most {bound:,} transitions: demos not made yet)" in printed  # episodes x horizon, a bound
+
+    config = paper_table.cell_config("maze", "ours", "dbc", "smoke", 1, str(tmp_path / "none"), [])
+    config.checkpoint.max_to_keep = 10
+    task = dbc_jax.tasks.get_task("maze")
+    run = dbc_jax.train(config, progress=False)
+    records = MetricsLog(run.paths["metrics"]).records()
+    items, exact = paper_table.demo_items(config)
+    assert exact
+    speed = estimate.measure_speed(config, task.obs_dim, task.act_dim)
+    assert speed.model_updates_per_s > 0 and speed.policy_updates_per_s > 0 and speed.evaluation_s > 0
+    whole = estimate.estimate(config, items, speed)
+    assert whole.model_updates == max(r["update"] for r in records if r["phase"] == "model")
+    assert whole.policy_updates == max(r["update"] for r in records if r["phase"] == "policy")
+    assert whole.evaluations == len([r for r in records if r["phase"] == "eval"]) == 2
+    assert estimate.estimate(config, items, speed, estimate.progress(config)).seconds == pytest.approx(
+        speed.compile_s + speed.setup_s)  # a finished run has nothing left
+
+    shutil.rmtree(os.path.join(config.workdir, "checkpoints", "8"))  # cut after policy epoch 2 of 4
+    os.remove(os.path.join(config.workdir, "results.json"))
+    done = estimate.progress(config)
+    assert (done.model_epoch, done.model_epochs, done.policy_epoch, done.policy_epochs) == (4, 4, 2, 4)
+    left = estimate.estimate(config, items, speed, done)
+    assert (left.model_updates, left.policy_updates, left.evaluations) == (0, whole.policy_updates // 2, 1)
+    paper_table.main(args + ["--no-train"])
+    with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
+        (missing,) = json.load(f)["missing"]
+    assert missing["reason"].startswith("in progress: joint model 4 of 4 epochs, policies 2 of 4 epochs, about ")
+    assert missing["plan"]["state"] == "resumes at joint model 4 of 4 epochs, policies 2 of 4 epochs"
+    assert missing["reason"] in (tmp_path / "docs" / "paper_table_smoke.md").read_text()
+
+
+def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, monkeypatch, capsys):
+    import compare
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours",
+                      "--methods", "bc", "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--plan-only"])
+    assert stop.value.code == 0 and not (tmp_path / "docs" / "compare_smoke.json").exists()
+    config = dbc_jax.get_config("maze", "smoke")
+    per_epoch = config.data.num_episodes * dbc_jax.tasks.get_task("maze").horizon // config.policy.batch_size
+    assert (f"Maze (our demos), BC (new): policies {config.policy.epochs * per_epoch:,} updates at "
+            in capsys.readouterr().out)
