@@ -25,7 +25,7 @@ from dbc_jax.normalization import Normalizer
 from dbc_jax.tasks import get_task
 from dbc_jax.trainer import TrainData, make_train_fns, updates_per_epoch
 
-PROBE_SECONDS = 0.5  # how long each update rate is timed for (after its compilation)
+PROBE_SECONDS = 2.0  # how long each update rate is timed for (after its compilation); short ones are noisy
 PROBE_STEPS = 3  # evaluation steps timed beyond the first
 
 
