@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+comma  := ,
 ENV    ?= maze
 PRESET ?= quick
 ALGO   ?= dbc
@@ -9,10 +10,11 @@ ARGS   ?=
 BENCH  ?= train
 # pytest-xdist processes; most of the suite's time is single-threaded XLA compilation, so two overlap well on 2 cores.
 TEST_WORKERS ?= 2
-CONFIG := dbc_jax/configs/$(ENV).py:$(PRESET)
+DATA   ?=
+# DATA=minari:<dataset id>: a task made from a local Minari dataset (dbc_jax/configs/dataset.py) instead of ENV's.
+CONFIG := $(if $(DATA),dbc_jax/configs/dataset.py:$(PRESET)$(comma)$(DATA),dbc_jax/configs/$(ENV).py:$(PRESET))
 # GPU=1 installs jax's CUDA 12 build beside the rest (setup.cfg's extra "cuda"), in the same .venv:
 # make install GPU=1, or on first use, e.g. make train ENV=maze GPU=1.
-comma  := ,
 EXTRAS := dev$(if $(GPU),$(comma)cuda)
 STAMP  := $(VENV)/.installed$(if $(GPU),-cuda)
 # The task registry (dbc_jax/tasks.py) names the tasks; it imports nothing heavy, so help works before install.
@@ -26,6 +28,7 @@ help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
 	@echo "  make train ENV=$(TASKS) [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
+	@echo "  make train DATA=minari:<dataset id> [PRESET=...] [ALGO=...]   any local Minari dataset (Box spaces) and its env"
 	@echo "                                                   DBC's joint model: ARGS='--config.model=diffusion|ebm|vae|gan'"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make video WORKDIR=runs/<run> [ARGS='--num_episodes=4 --format=mp4']"
@@ -61,7 +64,8 @@ install: $(STAMP)
 
 # An unknown ENV stops with the list of tasks, before anything is installed or run.
 check-env:
-	@echo "$(ENV)" | grep -qxE "$(TASKS)" || { echo "error: unknown task '$(ENV)' (known: $$(echo '$(TASKS)' | sed 's/|/, /g'))" >&2; exit 2; }
+	@test -n "$(DATA)" || echo "$(ENV)" | grep -qxE "$(TASKS)" || { echo "error: unknown task '$(ENV)' (known: $$(echo '$(TASKS)' | sed 's/|/, /g'); or DATA=minari:<dataset id>)" >&2; exit 2; }
+	@test -z "$(DATA)" || echo "$(DATA)" | grep -q "^minari:" || { echo "error: DATA=$(DATA): expected minari:<a local Minari dataset id> (a .npz of one of the tasks: make train ENV=<task> ARGS=--config.data.path=$(DATA))" >&2; exit 2; }
 
 train: check-env install
 	$(PY) -m dbc_jax.main --config=$(CONFIG) --config.algo=$(ALGO) $(ARGS)

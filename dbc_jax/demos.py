@@ -31,7 +31,11 @@ def _demo_settings(config: ConfigDict) -> dict:
 def make_demos(config: ConfigDict, path: str | None = None, progress: bool = True) -> str:
     """Generate the task's expert demos into the project's dataset file; returns its path."""
     from dbc_jax.experts import generate_demos
+    from dbc_jax.tasks import get_task
 
+    if get_task(config.env_name).expert == "dataset":
+        raise ValueError(f"{config.env_name}: a task made from a dataset has no expert to make demos: the dataset "
+                         "is its demos (make train DATA=...)")
     path = path or config.data.path or default_data_path(config)
     dataset = generate_demos(config.env_name, num_episodes=config.data.num_episodes, progress=progress,
                              **_demo_settings(config))

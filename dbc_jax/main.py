@@ -86,9 +86,16 @@ def _check_config_flags(argv) -> None:
         known = ", ".join(f"dbc_jax/configs/{task}.py" for task in TASKS)
         raise app.UsageError(f"--config={spec}: no such config file (the tasks' configs: {known})")
     task = os.path.splitext(os.path.basename(path))[0]
-    if task not in TASKS:
+    ours = os.path.samefile(os.path.dirname(os.path.abspath(path)), os.path.dirname(dbc_jax.configs.__file__))
+    if task == "dataset" and ours:
+        from dbc_jax.configs import dataset
+
+        template = dataset.get_config(preset)  # the dataset and its env checked here, before absl reads the flags
+    elif task in TASKS:
+        template = dbc_jax.get_config(task, preset or "quick")
+    else:
         return  # a config file of the user's: absl reads it
-    fields = [field for field, _ in leaves(dbc_jax.get_config(task, preset or "quick"))]
+    fields = [field for field, _ in leaves(template)]
     for arg in argv:
         if arg.startswith("--config.") and "=" in arg:
             field = arg[len("--config."):].split("=", 1)[0]

@@ -36,6 +36,7 @@ class Task:
     # with "track": a body it follows
     camera: dict = dataclasses.field(default_factory=dict)
     legend: str = ""  # what a video shows: which body is the agent and which marks the goal (bottom-left corner)
+    ref_scores: tuple = ()  # (random, expert) returns that normalize a score to 0 .. 100 (a dataset's own), if known
 
     @property
     def has_twin(self) -> bool:
@@ -88,9 +89,16 @@ TASKS = _tasks(
 )
 
 
+DATASET_PREFIX = "minari:"  # env_name "minari:<dataset id>": a task made from a local Minari dataset
+
+
 def get_task(env_name: str) -> Task:
+    """The registry's task, or the task a local Minari dataset makes (``minari:<id>``, built once per process)."""
+    if env_name.startswith(DATASET_PREFIX):
+        return load("dbc_jax.data.minari_format:dataset_task")(env_name[len(DATASET_PREFIX):])
     if env_name not in TASKS:
-        raise ValueError(f"config.env_name: unknown task '{env_name}' (known: {', '.join(TASKS)})")
+        raise ValueError(f"config.env_name: unknown task '{env_name}' (known: {', '.join(TASKS)}, or "
+                         f"{DATASET_PREFIX}<a local Minari dataset id>)")
     return TASKS[env_name]
 
 

@@ -419,7 +419,7 @@ def test_an_unknown_task_is_named_with_the_known_ones_before_anything_runs():
     for target in ("train", "demos", "expert"):
         out = subprocess.run(["make", "-s", target, "ENV=hopper"], capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 2 and out.stderr.splitlines()[0] == (
-            f"error: unknown task 'hopper' (known: {', '.join(TASKS)})"), out.stderr
+            f"error: unknown task 'hopper' (known: {', '.join(TASKS)}; or DATA=minari:<dataset id>)"), out.stderr
         assert "pip" not in out.stdout + out.stderr  # stopped before the install step
 
 

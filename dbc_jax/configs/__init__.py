@@ -15,6 +15,12 @@ from dbc_jax.joint_models import MODEL_NAMES
 
 
 def get_config(env_name: str, preset: str = "quick") -> ConfigDict:
+    """A task's config at ``preset``; ``env_name`` "minari:<dataset id>" makes one from a local Minari dataset
+    (``configs/dataset.py``)."""
+    if env_name.startswith("minari:"):
+        from dbc_jax.configs import dataset
+
+        return dataset.get_config(f"{preset},{env_name}")
     try:
         module = importlib.import_module(f"dbc_jax.configs.{env_name}")
     except ModuleNotFoundError as e:
@@ -56,9 +62,11 @@ def resolve(config: ConfigDict) -> ConfigDict:
         data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
         if config.data.path.startswith("minari:"):
             data_tag = "_data-" + config.data.path.replace(":", "-").replace("/", "-")
+        if config.data.path == config.env_name:  # a task made from its dataset: named once
+            data_tag = ""
         model_tag = f"-{config.model}" if config.algo == "dbc" and config.model != "diffusion" else ""
-        config.workdir = (f"runs/{config.env_name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}"
-                          f"{data_tag}")
+        name = config.env_name.replace(":", "-").replace("/", "-")  # minari:<namespace>/<name>: one folder
+        config.workdir = f"runs/{name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}{data_tag}"
     config.resolved = True
     return config
 

@@ -22,8 +22,11 @@ and comes back on reading. Datasets live where Minari keeps them: ``$MINARI_DATA
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 
+import gymnasium as gym
 import numpy as np
 
 from dbc_jax.data.dataset import Dataset, DatasetError
@@ -106,16 +109,118 @@ def to_minari(dataset: Dataset, dataset_id: str, env_name: str = "", description
     return str(created.storage.data_path)
 
 
+def open_local(dataset_id: str):
+    """The local Minari dataset ``dataset_id`` (lazily: its spec and metadata, no episode read). An id that is not
+    here is one line listing what is, where Minari looks, and how to download it."""
+    import os
+
+    minari = _minari()
+    local = sorted(minari.list_local_datasets())
+    if dataset_id not in local:
+        where = (os.environ.get("MINARI_DATASETS_PATH")
+                 or "~/.minari/datasets (set MINARI_DATASETS_PATH to look elsewhere)")
+        raise DatasetError(f"minari:{dataset_id}: no such local Minari dataset (local datasets: "
+                           f"{', '.join(local) or 'none'}; looked in {where}; nothing is downloaded: on a machine "
+                           f"with internet run `minari download {dataset_id}`, then the same command)")
+    try:
+        return minari.load_dataset(dataset_id)
+    except Exception as e:  # noqa: BLE001 -- a damaged dataset fails in h5py, json, ...: one error naming it
+        raise DatasetError(f"minari:{dataset_id}: not a readable Minari dataset ({type(e).__name__}: {e})") from e
+
+
+def _space_text(space) -> str:
+    return f"{type(space).__name__}{getattr(space, 'shape', '')}"
+
+
+def _recorded_env(dataset_id: str):
+    """The environment the dataset records for evaluation (its eval_env, else its env), made through Minari; a
+    missing package or an unknown env is one line naming it."""
+    import gymnasium as gym
+
+    data = open_local(dataset_id)
+    if data.env_spec is None:
+        raise DatasetError(f"minari:{dataset_id}: the dataset records no environment (env_spec is None), so there "
+                           "is nothing to evaluate in; train on it from a .npz with ENV=<task> instead")
+    try:
+        return data.recover_environment(eval_env=True, disable_env_checker=True)
+    except (ImportError, gym.error.DependencyNotInstalled) as e:
+        missing = getattr(e, "name", None) or str(e)
+        raise DatasetError(f"minari:{dataset_id}: its environment "
+                           f"'{data.env_spec.id or data.env_spec.entry_point}' needs a package that is not "
+                           f"installed ({missing}): install it, then run the same command") from e
+    except gym.error.Error as e:
+        raise DatasetError(f"minari:{dataset_id}: its environment '{data.env_spec.id or data.env_spec.entry_point}' "
+                           f"cannot be made "
+                           f"({type(e).__name__}: {e})") from e
+
+
+class _SuccessInfo(gym.Wrapper):
+    """``info["success"]`` from gymnasium-robotics' ``info["is_success"]`` (the evaluators read the former)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if "is_success" in info:
+            info = {**info, "success": bool(info["is_success"])}
+        return obs, reward, terminated, truncated, info
+
+
+def _make_recorded_env(dataset_id: str, **kwargs):
+    return _SuccessInfo(_recorded_env(dataset_id))
+
+
+@functools.lru_cache(maxsize=None)
+def dataset_task(dataset_id: str):
+    """A task made from the local Minari dataset ``dataset_id`` (``config.env_name = "minari:<id>"``): dimensions
+    from its Box spaces, the horizon from its env's time limit (else its longest episode), the metric from the
+    env's ``info`` (success where it reports ``success`` or ``is_success``, else return), the reference scores
+    from its metadata, and the env registered with gymnasium as ``dbc_jax/Minari_<id>-v0``. Everything that cannot
+    work is one DatasetError before any compute (module docstring of configs/dataset.py)."""
+    import gymnasium as gym
+
+    from dbc_jax.tasks import Task
+
+    where = f"minari:{dataset_id}"
+    data = open_local(dataset_id)
+    for role, space in (("observation", data.observation_space), ("action", data.action_space)):
+        if not isinstance(space, gym.spaces.Box):
+            raise DatasetError(f"{where}: its {role} space is {_space_text(space)}; dbc_jax needs a flat Box "
+                               f"({'continuous actions' if role == 'action' else 'a vector observation'})"
+                               + ("; a Dict (goal-conditioned) observation is not flattened: export the vector "
+                                  "you want as a .npz" if isinstance(space, gym.spaces.Dict) else ""))
+        if len(space.shape) != 1:
+            raise DatasetError(f"{where}: its {role} space has shape {space.shape}; dbc_jax needs a 1-D Box")
+    env = _recorded_env(dataset_id)
+    try:
+        for role, recorded, actual in (("observation", data.observation_space, env.observation_space),
+                                       ("action", data.action_space, env.action_space)):
+            if recorded.shape != actual.shape:
+                raise DatasetError(f"{where}: the dataset's {role} space {_space_text(recorded)} disagrees with "
+                                   f"its environment's {_space_text(actual)} ('{env.spec.id}')")
+        env.reset(seed=0)
+        info = env.step(env.action_space.sample())[-1]
+    finally:
+        env.close()
+    metric = "success" if "success" in info or "is_success" in info else "return"
+    horizon = env.spec.max_episode_steps or int(max(len(e.actions) for e in data.iterate_episodes()))
+    env_id = "dbc_jax/Minari_" + re.sub(r"\W", "_", dataset_id) + "-v0"  # gymnasium's [namespace/]name-vN
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=functools.partial(_make_recorded_env, dataset_id),
+                     disable_env_checker=True)
+    stored = data.storage.metadata
+    refs = tuple(float(stored[k]) for k in ("ref_min_score", "ref_max_score")) if all(
+        stored.get(k) is not None for k in ("ref_min_score", "ref_max_score")) else ()
+    return Task(f"{where}", env_id, "", obs_dim=int(data.observation_space.shape[0]),
+                act_dim=int(data.action_space.shape[0]), metric=metric, horizon=int(horizon), demos="",
+                expert="dataset", paper_name=data.env_spec.id or "", ref_scores=refs,
+                legend=f"{env.spec.id} from the Minari dataset {dataset_id}")
+
+
 def read_minari(dataset_id: str) -> dict[str, np.ndarray]:
     """A local Minari dataset as the arrays of a dataset file (``obs``, ``actions``, ``done``, ``next_obs``,
     ``rewards`` unless unknown, ``metadata``); ``load_dataset("minari:<id>")`` checks them like any file's."""
-    minari = _minari()
     where = f"minari:{dataset_id}"
-    if dataset_id not in minari.list_local_datasets():
-        known = ", ".join(sorted(minari.list_local_datasets())) or "none"
-        raise DatasetError(f"{where}: no such local Minari dataset (local datasets: {known}; nothing is downloaded)")
+    data = open_local(dataset_id)
     try:
-        data = minari.load_dataset(dataset_id)
         episodes = list(data.iterate_episodes())
         stored = data.storage.metadata
     except Exception as e:  # noqa: BLE001 -- a damaged dataset fails in h5py, json, ...: one error naming it
