@@ -23,6 +23,16 @@ class Results:
     paths: dict  # config, checkpoints, metrics, learning_curve, results
     timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase, summed over resumed sittings
     code: list = dataclasses.field(default_factory=list)  # code_version() of each sitting of the run, deduped
+    reference: tuple = ()  # (random, expert) returns of the task's dataset, which normalize a return; () if none
+
+    @property
+    def normalized(self) -> np.ndarray | None:
+        """[members] 100 (R - random) / (expert - random) with the dataset's reference scores (D4RL's normalized
+        score); None without them."""
+        if not self.reference or self.metric != "return":
+            return None
+        low, high = self.reference
+        return 100.0 * (self.per_member - low) / (high - low)
 
     @property
     def per_member(self) -> np.ndarray:
@@ -76,6 +86,10 @@ class Results:
             for i, (v, length) in enumerate(zip(self.per_member, self.evaluation.episode_length)):
                 rows.append(f"| {i} | {v:.1f} | {length:.1f} |")
             rows.append(f"| **mean ± std** | **{self.mean:.1f} ± {self.std:.1f}** | |")
+            if self.normalized is not None:
+                low, high = self.reference
+                rows.append(f"normalized score 100 (R − {low:.1f}) / ({high:.1f} − {low:.1f}) with the dataset's "
+                            f"reference returns: {self.normalized.mean():.1f} ± {self.normalized.std():.1f}")
             return "\n".join(rows)
         names = self.grid.names
         rows = [title, "| " + " | ".join(names) + f" | {name}, mean ± std | per seed |",
@@ -92,5 +106,7 @@ class Results:
         return {"metric": self.metric, **plain, "grid": self.grid.to_dict(), "per_member": self.per_member.tolist(),
                 "points": points, "evaluation": self.evaluation.to_dict(), "timings": self.timings,
                 "code": self.code, "workdir": self.workdir,
+                **({"reference": list(self.reference), "normalized": self.normalized.tolist()}
+                   if self.normalized is not None else {}),
                 **({"episodes": {k: v.tolist() for k, v in self.evaluation.episodes.items()}}
                    if self.evaluation.episodes is not None else {})}

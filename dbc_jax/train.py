@@ -207,7 +207,7 @@ def _run_phases(workdir: str, config: ConfigDict, task: Task, data: TrainData, f
     if not task.draw_paths:
         paths = {k: v for k, v in paths.items() if k != "trajectories"}  # only tasks that draw paths write it
     results = Results(config=config, metric=task.metric, evaluation=evaluation, grid=grid, workdir=workdir,
-                      paths=paths, timings=timings, code=code)
+                      paths=paths, timings=timings, code=code, reference=task.ref_scores)
     atomic_write_text(paths["results"], json.dumps(results.to_dict(), indent=2))
     plot_evaluation(evaluation, task, paths, grid,
                     f"{config.env_name} / {config.algo} / preset {config.preset}: final evaluation")
@@ -240,5 +240,5 @@ def evaluate_workdir(workdir: str, num_episodes: int | None = None, sampler: dic
     evaluation = evaluator(state.policy_params, eval_key(config.seed, int(state.policy_epoch)))
     evaluator.close()
     return Results(config=config, metric=task.metric, evaluation=evaluation, grid=fns.grid,
-                   workdir=os.path.abspath(workdir),
+                   workdir=os.path.abspath(workdir), reference=task.ref_scores,
                    paths={"checkpoints": os.path.join(os.path.abspath(workdir), "checkpoints")})

@@ -64,6 +64,9 @@ def test_every_algorithm_trains_and_evaluates_on_an_env_none_of_the_tasks_uses(m
     random_return = dbc_jax.tasks.get_task(config.env_name).ref_scores[0]
     assert results.evaluation.episodes["return"].shape == (3, 4)
     assert results.mean >= floor * random_return, (algo, results.per_seed)
+    low, high = dbc_jax.tasks.get_task(config.env_name).ref_scores
+    np.testing.assert_allclose(results.normalized, 100 * (results.per_seed - low) / (high - low))
+    assert f"with the dataset's reference returns: {results.normalized.mean():.1f}" in results.table()
 
 
 def _buffers(obs_dim: int, act_dim: int, steps: int = 5, discrete: bool = False):
@@ -72,6 +75,23 @@ def _buffers(obs_dim: int, act_dim: int, steps: int = 5, discrete: bool = False)
     return [EpisodeBuffer(id=0, observations=rng.normal(size=(steps + 1, obs_dim)), actions=actions,
                           rewards=[1.0] * steps, terminations=[False] * steps,
                           truncations=[False] * (steps - 1) + [True])]
+
+
+def test_a_goal_conditioned_dataset_is_refused_naming_its_dict_space(minari_root):
+    import gymnasium_robotics  # noqa: F401  (registers PointMaze)
+
+    env = minari.DataCollector(gym.make("PointMaze_UMaze-v3"), record_infos=False)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(env.action_space.sample())
+    env.create_dataset(dataset_id="dbc_jax/pointmaze/random-v0", author="t", author_email="t@t",
+                       code_permalink="t", algorithm_name="random", description="t")
+    env.close()
+    with pytest.raises(DatasetError) as error:
+        dbc_jax.get_config("minari:dbc_jax/pointmaze/random-v0", "smoke")
+    assert str(error.value) == (
+        "minari:dbc_jax/pointmaze/random-v0: its observation space is Dict(achieved_goal, desired_goal, observation); dbc_jax needs a flat Box (a vector "
+        "observation); a Dict (goal-conditioned) observation is not flattened: export the vector you want as a .npz")
 
 
 def test_what_cannot_work_is_one_line_before_any_compute(minari_root):
@@ -92,16 +112,17 @@ def test_what_cannot_work_is_one_line_before_any_compute(minari_root):
         metadata = json.load(f)
     with open(metadata_file, "w") as f:
         json.dump({**metadata, "env_spec": missing.to_json()}, f)
+    local = sorted(minari.list_local_datasets())
+    assert {"dbc_jax/cartpole/random-v0", PENDULUM, "dbc_jax/missing/env-v0", "dbc_jax/pendulum/wide-v0"} <= set(local)
     cases = {
-        "dbc_jax/cartpole/random-v0": "its action space is Discrete(); dbc_jax needs a flat Box (continuous actions)",
+        "dbc_jax/cartpole/random-v0": "its action space is Discrete(2); dbc_jax needs a flat Box (continuous actions)",
         "dbc_jax/pendulum/wide-v0": "the dataset's observation space Box(5,) disagrees with its environment's "
                                     "Box(4,) ('InvertedPendulum-v5')",
         "dbc_jax/missing/env-v0": "its environment 'NoSuchPackageEnv-v0' needs a package that is not installed "
                                   "(no_such_package): install it, then run the same command",
-        "dbc_jax/no/such-v0": "no such local Minari dataset (local datasets: dbc_jax/cartpole/random-v0, "
-                              f"dbc_jax/invertedpendulum/controller-v0, dbc_jax/missing/env-v0, dbc_jax/pendulum/"
-                              f"wide-v0; looked in {minari_root}; nothing is downloaded: on a machine with internet "
-                              "run `minari download dbc_jax/no/such-v0`, then the same command)",
+        "dbc_jax/no/such-v0": f"no such local Minari dataset (local datasets: {', '.join(local)}; looked in "
+                              f"{minari_root}; nothing is downloaded: on a machine with internet run `minari "
+                              "download dbc_jax/no/such-v0`, then the same command)",
     }
     for dataset_id, message in cases.items():
         with pytest.raises(DatasetError) as error:

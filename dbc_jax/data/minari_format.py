@@ -129,7 +129,11 @@ def open_local(dataset_id: str):
 
 
 def _space_text(space) -> str:
-    return f"{type(space).__name__}{getattr(space, 'shape', '')}"
+    if isinstance(space, gym.spaces.Dict):
+        return f"Dict({', '.join(space.spaces)})"
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({space.n})"
+    return f"{type(space).__name__}{space.shape}"
 
 
 def _recorded_env(dataset_id: str):
