@@ -90,8 +90,8 @@ def test_a_goal_conditioned_dataset_is_refused_naming_its_dict_space(minari_root
     with pytest.raises(DatasetError) as error:
         dbc_jax.get_config("minari:dbc_jax/pointmaze/random-v0", "smoke")
     assert str(error.value) == (
-        "minari:dbc_jax/pointmaze/random-v0: its observation space is Dict(achieved_goal, desired_goal, observation); dbc_jax needs a flat Box (a vector "
-        "observation); a Dict (goal-conditioned) observation is not flattened: export the vector you want as a .npz")
+        "minari:dbc_jax/pointmaze/random-v0: its observation space is Dict(achieved_goal, desired_goal, "
+        "observation); dbc_jax needs a flat Box (a vector observation); a Dict (goal-conditioned) observation is not flattened: export the vector you want as a .npz")
 
 
 def test_what_cannot_work_is_one_line_before_any_compute(minari_root):
