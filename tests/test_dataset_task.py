@@ -142,3 +142,14 @@ def test_make_train_takes_a_dataset():
                                     "--config.algo=dp") in dry.stdout
     bad = subprocess.run(["make", "-s", "train", "DATA=demos.npz"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and bad.stderr.splitlines()[0].startswith("error: DATA=demos.npz: expected minari:")
+
+
+def test_an_env_that_reports_success_is_scored_by_its_success_rate(minari_root):
+    """Our Maze demos exported to Minari: the dataset's env reports info["success"], so the task made from it is
+    scored by success rate, with the env's time limit as its horizon."""
+    from dbc_jax.data import to_minari
+    from dbc_jax.experts.maze import generate_demos
+
+    to_minari(generate_demos(num_episodes=3, seed=0, progress=False), "dbc_jax/maze/three-v0", env_name="maze")
+    task = dbc_jax.tasks.get_task("minari:dbc_jax/maze/three-v0")
+    assert (task.metric, task.horizon, task.obs_dim, task.act_dim) == ("success", 400, 6, 2)
