@@ -260,6 +260,11 @@ def build(args, argv: list[str]) -> dict:
                             **({"plan": plans[key]} if key in plans else {})})
             continue
         cells.append({**record, **collect(config, saved)})
+    quick_path = os.path.join(args.out, "paper_table_quick.json")
+    compared = {}
+    if args.preset == "paper" and os.path.exists(quick_path):  # what the paper preset changes, row by row
+        compared = {"preset": "quick", "cells": [{k: c[k] for k in ("task", "data", "method", "final")}
+                                                 for c in read_json(quick_path)["cells"]]}
     episodes = dbc_jax.get_config(rows[0][0], args.preset).eval.num_episodes if rows else 0
     return {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together",
             "episodes_per_seed": episodes, "hardware": hardware(),
@@ -268,7 +273,8 @@ def build(args, argv: list[str]) -> dict:
             "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset],
                       "shared_model": SHARED_MODEL_NOTE},
             "rows": [[task, data] for task, data in rows if not unavailable(task, data, args.paper_data)],
-            "cells": cells, "missing": missing, "unavailable": unavailable_rows}
+            "cells": cells, "missing": missing, "unavailable": unavailable_rows,
+            **({"compared_to": compared} if compared else {})}
 
 
 def fmt(task: str, value: dict) -> str:
@@ -312,6 +318,38 @@ def footnotes(table: dict) -> list[str]:
     return notes
 
 
+def gap_text(task: str, paper: dict, quick: dict | None, this: dict, preset: str) -> str:
+    """What ``preset`` does to the gap between our mean and the paper's, in numbers."""
+    def gap(cell) -> str:
+        return f"{paper['mean'] - cell['mean']:+.1f}".replace("-", "−")
+
+    spread = paper["std"] + this["std"]
+    beyond = abs(paper["mean"] - this["mean"]) > spread
+    text = f"{fmt(task, this)} at `{preset}`" + (f", {fmt(task, quick)} at `quick`" if quick else "")
+    text += f", paper {fmt(task, paper)}: "
+    if not beyond:
+        return text + f"within the spread of the paper's number (gap {gap(this)}, spread {spread:.1f})"
+    if quick is None:
+        return text + f"a gap of {gap(this)}, beyond the spread ({spread:.1f})"
+    if abs(paper["mean"] - this["mean"]) < abs(paper["mean"] - quick["mean"]):
+        return text + f"narrows the gap from {gap(quick)} to {gap(this)}, still beyond the spread ({spread:.1f})"
+    return text + f"does not narrow the gap ({gap(quick)} at `quick`, {gap(this)} here; spread {spread:.1f})"
+
+
+def gap_paragraphs(table: dict) -> list[str]:
+    """One paragraph per row with a cell at this preset: each method's gap to the paper, against ``quick``'s."""
+    quick = {(c["task"], c["data"], c["method"]): c["final"] for c in table["compared_to"]["cells"]}
+    cells = {(c["task"], c["data"], c["method"]): c for c in table["cells"]}
+    out = []
+    for task, data in (tuple(r) for r in table["rows"]):
+        parts = [f"{METHODS[m]} " + gap_text(task, cells[key]["paper"], quick.get(key), cells[key]["final"],
+                                              table["preset"])
+                 for m in METHODS if (key := (task, data, m)) in cells]
+        if parts:
+            out += [f"**{row_label(task, data)}.** " + "; ".join(parts) + ".", ""]
+    return out or ["No cell of this preset is finished yet (below: what is in progress and its time left).", ""]
+
+
 def code_text(code: list) -> str:
     """The commits that trained a cell (several when its sittings ran different code; * = uncommitted changes)."""
     if not code or not any(c["commit"] for c in code):
@@ -342,6 +380,13 @@ def markdown(table: dict) -> str:
     if not all_summed:
         out.append(f"{len(notes) + 1}. A wall time marked ≥ is of the run's last sitting: it was trained "
                    "before the timings were summed over resumed sittings.")
+    if table.get("compared_to"):
+        out += ["", f"## Does the `{table['preset']}` preset close the gap to the paper?", "",
+                f"Per row and method: this preset's final mean against the `{table['compared_to']['preset']}` "
+                "preset's (the current code's, [paper_table_quick.md](paper_table_quick.md)) and the paper's; the "
+                "gap is the paper's mean minus ours. \"Within the spread\" means the gap is at most the two "
+                "standard deviations added (3 seeds each): no difference either way is shown.", ""]
+        out += gap_paragraphs(table)
     out += ["", "## Every cell", "",
             "code: the commit of each sitting that trained the run (* = with uncommitted changes; \"not recorded\": "
             "trained before runs recorded it).", "",

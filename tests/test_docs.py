@@ -121,3 +121,15 @@ def test_make_installs_the_cuda_build_when_asked():
     setup.read(os.path.join(ROOT, "setup.cfg"))
     jax_pin = next(r for r in setup["options"]["install_requires"].split() if r.startswith("jax>="))
     assert setup["options.extras_require"]["cuda"].split() == [jax_pin.replace("jax", "jax[cuda12]", 1)]
+
+
+def test_the_paper_preset_page_is_generated_and_lists_every_cell():
+    """docs/paper_table_paper.md (the paper preset's campaign, issue 35) is its JSON's, and each asked cell is
+    either finished or listed with its progress or reason."""
+    table = json.loads(_read("docs/paper_table_paper.json"))
+    assert table["preset"] == "paper"
+    assert _read("docs/paper_table_paper.md") == paper_table.markdown(table)
+    asked = {(c["task"], c["data"], c["method"]) for c in table["cells"] + table["missing"]}
+    assert {("halfcheetah", "paper", m) for m in ("dbc", "bc")} | {("walker", "paper", m) for m in ("dbc", "bc")} \
+        | {("fetchpick", "ours", m) for m in ("dbc", "bc")} <= asked
+    assert all(m["reason"] for m in table["missing"])

@@ -112,3 +112,28 @@ def test_a_bad_row_is_refused_before_any_training():
         paper_table.main(["--rows", "maze:theirs"])
     with pytest.raises(ValueError, match="--rows hopper:ours: expected"):
         paper_table.main(["--rows", "hopper:ours"])
+
+
+def test_the_paper_preset_page_says_per_row_whether_it_closes_the_gap():
+    """The paragraphs are a pure function of the table's JSON: this preset's mean against quick's and the paper's,
+    with the verdict the numbers give (the gap within the two stds added, narrowed, or not)."""
+    def cell(task, method, mean, std):
+        return {"task": task, "data": "paper", "method": method, "final": {"mean": mean, "std": std},
+                "paper": dict(zip(("mean", "std"), paper_table.PAPER[task][method]))}
+
+    table = {"preset": "paper", "rows": [["halfcheetah", "paper"], ["walker", "paper"], ["maze", "paper"]],
+             "cells": [cell("halfcheetah", "dbc", 4900.0, 50.0), cell("halfcheetah", "bc", 4700.0, 20.0),
+                       cell("walker", "dbc", 6500.0, 100.0)],
+             "compared_to": {"preset": "quick", "cells": [cell("halfcheetah", "dbc", 4884.4, 57.3),
+                                                          cell("halfcheetah", "bc", 4613.4, 99.3),
+                                                          cell("walker", "dbc", 6700.0, 400.0)]}}
+    text = "\n".join(paper_table.gap_paragraphs(table))
+    assert text.splitlines()[0] == (
+        "**HalfCheetah (paper's data).** DBC 4900.0 ± 50.0 at `paper`, 4884.4 ± 57.3 at `quick`, paper 4909.5 ± 73.0: "
+        "within the spread of the paper's number (gap +9.5, spread 123.0); BC 4700.0 ± 20.0 at `paper`, 4613.4 ± 99.3 "
+        "at `quick`, paper 4873.3 ± 69.7: narrows the gap from +259.9 to +173.3, still beyond the spread (89.7).")
+    assert text.splitlines()[2] == (
+        "**Walker2d (paper's data).** DBC 6500.0 ± 100.0 at `paper`, 6700.0 ± 400.0 at `quick`, paper 7034.6 ± 33.7: "
+        "does not narrow the gap (+334.6 at `quick`, +534.6 here; spread 133.7).")
+    assert "Maze" not in text  # no cell of the row at this preset: no paragraph
+    assert paper_table.gap_paragraphs({**table, "cells": []})[0].startswith("No cell of this preset is finished")
