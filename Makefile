@@ -58,7 +58,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
-	touch $@
+	touch $@ $(VENV)/.installed  # the CUDA install serves the plain targets too
 
 install: $(STAMP)
 

@@ -207,6 +207,9 @@ class Checkpoints:
             if found is not None or not any(reason is None for _, reason in damaged):
                 break
             _listed_again(self.manager.reload)  # one was rotated away mid-read: newer ones exist now
+        if found is None and any(reason is None for _, reason in damaged):
+            raise CheckpointError(f"{self.directory}: checkpoints were retired faster than they could be read "
+                                  f"({_LISTING_TRIES} tries): the run writing them checkpoints very often; try again")
         damaged = [(step, reason) for step, reason in damaged if reason is not None]
         if found is not None:
             self._report(damaged, quarantine, fallback=found[0])
@@ -242,6 +245,8 @@ class Checkpoints:
             elif (leaf := _non_finite_leaf(tree)) is not None:
                 reason = f"non-finite values in {leaf}"
             if reason:
+                if self._rotated(step):  # read while it was being retired: not damage
+                    return damaged + [(step, None)], None
                 damaged.append((step, reason))
                 continue
             return damaged, (step, tree, meta)

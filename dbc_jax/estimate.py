@@ -164,9 +164,14 @@ def progress(config: ConfigDict) -> Progress | None:
     if not os.path.isdir(os.path.join(config.workdir, "checkpoints")):
         return None
     ckpt = Checkpoints(config.workdir, config.checkpoint.max_to_keep)
+    meta = None
     try:
-        step = ckpt.latest_step()
-        meta = ckpt.read_meta(step) if step is not None else None
+        for step in sorted(ckpt.all_steps(), reverse=True):  # the newest readable one, as a resume would take
+            try:
+                meta = ckpt.read_meta(step)
+                break
+            except Exception:  # noqa: BLE001 -- damaged, or rotated away by a live writer: the next older one
+                continue
     finally:
         ckpt.close()
     if meta is None:

@@ -92,7 +92,8 @@ def plot_paths(evaluation: EvalResult, task: Task, path: str, grid: Grid, title:
         ax.set_title(f"{Grid.label(members[m])}: {success.sum()} of {record} reached", fontsize="small")
     fig.suptitle(title)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
+    if handles:  # the task's drawing labelled its marks
+        fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
     fig.tight_layout(rect=(0, 0.06 if rows == 1 else 0.03, 1, 1))
     atomic_save_figure(fig, path, dpi=90)
 

@@ -29,7 +29,7 @@ class Results:
     def normalized(self) -> np.ndarray | None:
         """[members] 100 (R - random) / (expert - random) with the dataset's reference scores (D4RL's normalized
         score); None without them."""
-        if not self.reference or self.metric != "return":
+        if not self.reference or self.metric != "return" or self.reference[0] == self.reference[1]:
             return None
         low, high = self.reference
         return 100.0 * (self.per_member - low) / (high - low)

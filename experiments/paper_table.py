@@ -197,15 +197,20 @@ def plan(todo: list[tuple[dict, object]], measure: bool = True) -> dict:
         return plans
     print(f"\nMeasuring the speed of {len(todo)} cells on this machine ({hardware()}) ...", flush=True)
     for record, config in todo:
-        task = get_task(config.env_name)
-        key = (record["task"], record["method"])
-        if key not in speeds:
-            speeds[key] = estimate_lib.measure_speed(config, task.obs_dim, task.act_dim)
-        items, exact = demo_items(config)
-        done = estimate_lib.progress(config)
-        speed = estimate_lib.own_speed(config, items, speeds[key], done) if done else speeds[key]
-        left = estimate_lib.estimate(config, items, speed, done)
-        plans[(record["task"], record["data"], record["method"])] = {
+        cell = (record["task"], record["data"], record["method"])
+        try:  # a cell whose plan fails is trained (or listed) anyway: its own error comes then
+            task = get_task(config.env_name)
+            key = (record["task"], record["method"])
+            if key not in speeds:
+                speeds[key] = estimate_lib.measure_speed(config, task.obs_dim, task.act_dim)
+            items, exact = demo_items(config)
+            done = estimate_lib.progress(config)
+            speed = estimate_lib.own_speed(config, items, speeds[key], done) if done else speeds[key]
+            left = estimate_lib.estimate(config, items, speed, done)
+        except Exception as error:  # noqa: BLE001 -- an estimate must never cost a cell its training
+            print(f"  {row_label(*cell[:2])}, {METHODS[cell[2]]}: no estimate ({type(error).__name__}: {error})")
+            continue
+        plans[cell] = {
             "state": f"resumes at {done.describe()}" if done else "new",
             "work": left.describe() + ("" if exact else f" (on at most {items:,} transitions: demos not made yet)"),
             "estimate_s": left.seconds, "measured": hardware()}
@@ -439,7 +444,9 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
                         help="folder of the released maze.pt, halfcheetah.pt, walker.pt (env DBC_JAX_PAPER_DATA)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
-    parser.add_argument("--no-train", action="store_true", help="only finished runs; list the others as missing")
+    parser.add_argument("--no-train", action="store_true",
+                        help="only finished runs; list the others as missing (an interrupted one with its progress "
+                             "and its time left, its speed measured here)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--plan-only", action="store_true",
                         help="measure the cells left to train, print the plan and its time estimate, and stop")

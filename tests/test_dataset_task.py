@@ -52,6 +52,11 @@ def test_the_task_comes_from_the_dataset(minari_root):
     assert config.diffusion.epochs == -(-20_000 // per_epoch) and config.policy.epochs == -(-12_000 // per_epoch)
     assert dbc_jax.configs.resolve(config).workdir == (
         "runs/minari-dbc_jax-invertedpendulum-controller-v0_dbc_quick_seed1")
+    from dbc_jax.estimate import evaluation_epochs
+
+    evaluated = evaluation_epochs(config)  # at or past a third, two thirds, and the end
+    assert len(evaluated) == 3 and evaluated[-1] == config.policy.epochs
+    assert evaluated[0] >= config.policy.epochs / 3 and evaluated[1] >= 2 * config.policy.epochs / 3
 
 
 @pytest.mark.parametrize("algo,floor", [("bc", 10), ("dbc", 10), ("dp", 10), ("ibc", 1)])

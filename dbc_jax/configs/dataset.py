@@ -22,9 +22,10 @@ rounded up to whole epochs of N // 128 updates):
     paper:  DM 128 wide if d <= 10, 1024 if d <= 64, else 2048 (the official widths: Maze 8 -> 128, FetchPick 20
             and locomotion 23 -> 1024, HandRotate 88 -> 2048) for 300,000 updates at lr 2e-4 (the locomotion tasks'
             312,000); policy 2 x 256 for 40,000 updates at lr 1e-4 (their 39,000).
-    Every preset: lambda = 1 (DBC's term weight; untuned: sweep it, e.g. make sweep ARGS="--grid
-    diffusion.coeff=0.1,1,10"), 3 seeds, 100 evaluation episodes per seed (smoke: 4), evaluated at a third, two
-    thirds and the end of policy training; z-scored data; the baselines' networks as on the locomotion tasks.
+    Every preset: lambda = 1 (DBC's term weight; untuned: sweep it as one program, e.g. make train DATA=... ARGS=
+    "--config.grid.coeff='(0.1,1,10)'"), 3 seeds, 100 evaluation episodes per seed (smoke: 4), evaluated at the
+    chunk ends at or past a third and two thirds of policy training and at its end; z-scored data; the baselines'
+    networks as on the locomotion tasks.
 Override any of it with --config.<field>=<value>.
 """
 
@@ -76,7 +77,7 @@ def get_config(arg: str = "quick,") -> ConfigDict:
             c[section].epochs = math.ceil(updates[section] / per_epoch)
             c[section].log_every_epochs = max(1, c[section].epochs // 12)  # about 12 chunks: log and checkpoint
         chunk = c.policy.log_every_epochs
-        c.eval.every_epochs = max(chunk, c.policy.epochs // 3 // chunk * chunk)  # a chunk end near each third
+        c.eval.every_epochs = chunk * math.ceil(c.policy.epochs / 3 / chunk)  # a chunk end at or past each third
     add_baselines(c, c.preset, dp_hidden=(256, 256, 256), dp_lr=1e-4, ibc_hidden=(256, 256, 256), ibc_lr=5e-4,
                   dp_quick_ddim_steps=10, ibc_quick_samples=64, ibc_quick_hidden=(256, 256))
     return c

@@ -23,6 +23,7 @@ and comes back on reading. Datasets live where Minari keeps them: ``$MINARI_DATA
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 
@@ -142,11 +143,14 @@ def _recorded_env(dataset_id: str):
     import gymnasium as gym
 
     data = open_local(dataset_id)
-    if data.env_spec is None:
-        raise DatasetError(f"minari:{dataset_id}: the dataset records no environment (env_spec is None), so there "
-                           "is nothing to evaluate in; train on it from a .npz with ENV=<task> instead")
     try:
         return data.recover_environment(eval_env=True, disable_env_checker=True)
+    except ValueError as e:
+        if data.env_spec is None:  # Minari: "Environment cannot be recovered when env_spec is None"
+            raise DatasetError(f"minari:{dataset_id}: the dataset records no environment (env_spec is None), so "
+                               "there is nothing to evaluate in; train on it from a .npz with ENV=<task> "
+                               "instead") from e
+        raise
     except (ImportError, gym.error.DependencyNotInstalled) as e:
         missing = getattr(e, "name", None) or str(e)
         raise DatasetError(f"minari:{dataset_id}: its environment "
@@ -206,9 +210,12 @@ def dataset_task(dataset_id: str):
         env.close()
     metric = "success" if "success" in info or "is_success" in info else "return"
     horizon = env.spec.max_episode_steps or int(max(len(e.actions) for e in data.iterate_episodes()))
-    env_id = "dbc_jax/Minari_" + re.sub(r"\W", "_", dataset_id) + "-v0"  # gymnasium's [namespace/]name-vN
-    if env_id not in gym.registry:
+    # gymnasium's [namespace/]name-vN; the hash keeps two ids that differ only in punctuation apart
+    name = re.sub(r"\W", "_", dataset_id)
+    env_id = f"dbc_jax/Minari_{name}_{hashlib.sha1(dataset_id.encode()).hexdigest()[:8]}-v0"
+    if env_id not in gym.registry:  # an env without a time limit of its own gets the dataset's longest episode
         gym.register(id=env_id, entry_point=functools.partial(_make_recorded_env, dataset_id),
+                     max_episode_steps=None if env.spec.max_episode_steps else int(horizon),
                      disable_env_checker=True)
     stored = data.storage.metadata
     refs = tuple(float(stored[k]) for k in ("ref_min_score", "ref_max_score")) if all(
@@ -216,7 +223,7 @@ def dataset_task(dataset_id: str):
     return Task(f"{where}", env_id, "", obs_dim=int(data.observation_space.shape[0]),
                 act_dim=int(data.action_space.shape[0]), metric=metric, horizon=int(horizon), demos="",
                 expert="dataset", paper_name=data.env_spec.id or "", ref_scores=refs,
-                legend=f"{env.spec.id} from the Minari dataset {dataset_id}")
+                legend=f"{env.spec.id or env.spec.entry_point} from the Minari dataset {dataset_id}")
 
 
 def read_minari(dataset_id: str) -> dict[str, np.ndarray]:
