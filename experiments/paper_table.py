@@ -188,7 +188,7 @@ def demo_items(config) -> tuple[int, bool]:
     return transitions or config.data.num_episodes * get_task(config.env_name).horizon, False
 
 
-def plan(todo: list[tuple[dict, object]], measure: bool = True) -> dict:
+def plan(todo: list[tuple[dict, object]]) -> dict:
     """Measure each cell's speed here (one probe per task and method: rows that differ in their data only share
     it), print what is left to train and how long it should take, and return {(task, data, method): the cell's
     plan} for the JSON."""
@@ -460,11 +460,20 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="docs", help="folder of paper_table_<preset>.json and .md")
     parser.add_argument("--readme", default="", help="also write the final-evaluation table into this README's "
                                                      f"{README_START} block")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="train the cells in this many processes side by side, the rows dealt out by task "
+                             "(a GPU: each process gets an equal share of its memory), then write one table")
     args = parser.parse_args(argv)
     parse_rows(args.rows)  # bad input fails before any training
+    if args.workers < 1:
+        raise ValueError(f"--workers: expected at least 1, got {args.workers}")
     if args.readme:
         read_readme(args.readme)
-    table = build(args, list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if args.workers > 1 and not args.no_train and not args.plan_only:
+        train_side_by_side(args, argv)
+        args.no_train = True  # every cell is trained now (or failed, listed by its worker): collect them
+    table = build(args, argv)
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, f"paper_table_{args.preset}.json")
     md_path = os.path.join(args.out, f"paper_table_{args.preset}.md")
@@ -481,6 +490,56 @@ def main(argv=None) -> None:
     if failed:
         raise RuntimeError(f"{len(failed)} cells failed, the others were trained and written: "
                            + "; ".join(f"{m['task']}:{m['data']} {m['method']} ({m['reason']})" for m in failed))
+
+
+def worker_groups(rows: list[tuple[str, str]], workers: int) -> list[list[str]]:
+    """The rows dealt out to ``workers`` processes, a task's rows together (they share its demo file)."""
+    tasks = list(dict.fromkeys(task for task, _ in rows))
+    groups = [[] for _ in range(min(workers, len(tasks)))]
+    for i, task in enumerate(tasks):
+        groups[i % len(groups)] += [f"{t}:{d}" for t, d in rows if t == task]
+    return groups
+
+
+def train_side_by_side(args, argv: list[str]) -> None:
+    """Run this script once per group of rows in its own process, at the same time; each trains its cells into the
+    same default workdirs (a cell's workdir lock keeps two writers apart) and writes its own table in a scratch
+    folder. A worker that fails is named; the cells it finished count."""
+    import subprocess
+    import tempfile
+
+    groups = worker_groups(parse_rows(args.rows), args.workers)
+    if not args.no_plan:
+        plan([({"task": task, "data": data, "method": method}, config) for task, data in parse_rows(args.rows)
+              if not unavailable(task, data, args.paper_data) for method in args.methods
+              if saved_results(config := cell_config(task, data, method, args.preset, args.seed, args.paper_data,
+                                                     row_settings(task, data, args.preset) + args.set)) is None])
+    keep = _without(argv, ("--rows", "--workers", "--out", "--readme"))
+    env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / len(groups):.2f}"}  # a GPU shared evenly
+    print(f"\nTraining in {len(groups)} processes side by side: " + "; ".join(" ".join(g) for g in groups),
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="paper_table_workers_") as scratch:
+        procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), *keep, "--no-plan", "--rows", *group,
+                                   "--out", os.path.join(scratch, str(i))], env=env)
+                 for i, group in enumerate(groups)]
+        codes = [p.wait() for p in procs]
+    failed = [" ".join(g) for g, code in zip(groups, codes) if code]
+    if failed:
+        print(f"workers that did not finish cleanly (their cells are listed below): {'; '.join(failed)}",
+              flush=True)
+
+
+def _without(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """``argv`` less ``options`` and their values (``--opt value ...`` up to the next option, or ``--opt=value``)."""
+    out, skipping = [], False
+    for arg in argv:
+        if arg.startswith("--"):
+            skipping = arg.split("=", 1)[0] in options
+            if skipping:
+                continue
+        if not skipping:
+            out.append(arg)
+    return out
 
 
 def render(json_path: str) -> str:

@@ -137,3 +137,15 @@ def test_the_paper_preset_page_says_per_row_whether_it_closes_the_gap():
         "does not narrow the gap (+334.6 at `quick`, +534.6 here; spread 133.7).")
     assert "Maze" not in text  # no cell of the row at this preset: no paragraph
     assert paper_table.gap_paragraphs({**table, "cells": []})[0].startswith("No cell of this preset is finished")
+
+
+def test_workers_train_the_cells_side_by_side_into_one_table(tmp_path, monkeypatch):
+    """--workers 2: the rows dealt out by task to two processes at once (the GPU campaign's way of keeping a device
+    busy), then one table with every cell, as one process would write it."""
+    monkeypatch.chdir(tmp_path)
+    assert paper_table.worker_groups(paper_table.parse_rows(["maze:ours", "fetchpick:ours", "maze:paper"]), 2) == [
+        ["maze:ours", "maze:paper"], ["fetchpick:ours"]]
+    table = run(tmp_path, "--rows", "maze:ours", "fetchpick:ours", "--methods", "bc", "--workers", "2")
+    assert [(c["task"], c["method"]) for c in table["cells"]] == [("maze", "bc"), ("fetchpick", "bc")]
+    assert table["missing"] == [] and all(os.path.exists(os.path.join(c["workdir"], "results.json"))
+                                          for c in table["cells"])
