@@ -202,14 +202,19 @@ class Checkpoints:
         ``check_meta(meta)`` may refuse a readable checkpoint (its error propagates: that is not damage). Each
         damaged checkpoint is reported on stderr and, with ``quarantine``, moved out of the way. Raises
         :class:`CheckpointError` naming every step and its reason when none is intact."""
-        for _ in range(_LISTING_TRIES):
+        for attempt in range(_LISTING_TRIES):
             damaged, found = self._newest_intact(template, check_meta)
-            if found is not None or not any(reason is None for _, reason in damaged):
+            # Rotated mid-read, or an empty listing (taken while a writer committed one step and retired others):
+            # newer steps exist now.
+            raced = found is None and (not damaged or any(reason is None for _, reason in damaged))
+            if not raced:
                 break
-            _listed_again(self.manager.reload)  # one was rotated away mid-read: newer ones exist now
-        if found is None and any(reason is None for _, reason in damaged):
-            raise CheckpointError(f"{self.directory}: checkpoints were retired faster than they could be read "
-                                  f"({_LISTING_TRIES} tries): the run writing them checkpoints very often; try again")
+            time.sleep(0.01 * (attempt + 1))
+            _listed_again(self.manager.reload)
+        if raced:
+            raise CheckpointError(f"{self.directory}: no checkpoint could be read in {_LISTING_TRIES} tries (none "
+                                  "listed, or each retired while read: a run writing checkpoints very often?); "
+                                  "try again")
         damaged = [(step, reason) for step, reason in damaged if reason is not None]
         if found is not None:
             self._report(damaged, quarantine, fallback=found[0])
