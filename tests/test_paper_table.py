@@ -139,6 +139,7 @@ def test_the_paper_preset_page_says_per_row_whether_it_closes_the_gap():
     assert paper_table.gap_paragraphs({**table, "cells": []})[0].startswith("No cell of this preset is finished")
 
 
+@pytest.mark.slow  # two processes training: about 35 s, run by make test-slow
 def test_workers_train_the_cells_side_by_side_into_one_table(tmp_path, monkeypatch):
     """--workers 2: the rows dealt out by task to two processes at once (the GPU campaign's way of keeping a device
     busy), then one table with every cell, as one process would write it."""
