@@ -28,8 +28,8 @@ help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
 	@echo
 	@echo "  make train ENV=$(TASKS) [PRESET=quick|paper|smoke] [ALGO=dbc|bc|dp|ibc] [ARGS='--config.seed=2']"
-	@echo "  make train DATA=minari:<dataset id> [PRESET=...] [ALGO=...]   any local Minari dataset (Box spaces) and its env"
 	@echo "                                                   DBC's joint model: ARGS='--config.model=diffusion|ebm|vae|gan'"
+	@echo "  make train DATA=minari:<dataset id> [PRESET=...] [ALGO=...]   any local Minari dataset (Box spaces) and its env"
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make video WORKDIR=runs/<run> [ARGS='--num_episodes=4 --format=mp4']"
 	@echo "                                                   render its evaluation episodes (<workdir>/videos/*.gif)"
