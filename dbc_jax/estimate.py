@@ -54,9 +54,6 @@ class Progress:
         parts = [f"joint model {self.model_epoch} of {self.model_epochs} epochs"] if self.model_epochs else []
         return ", ".join(parts + [f"policies {self.policy_epoch} of {self.policy_epochs} epochs"])
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
@@ -98,8 +95,7 @@ def evaluation_epochs(config: ConfigDict) -> list[int]:
 
 
 def measure_speed(config: ConfigDict, obs_dim: int, act_dim: int) -> Speed:
-    """Compile the run's update steps and evaluator and time them here (module docstring)."""
-    config = config_lib.resolve(config)
+    """Compile the run's update steps and evaluator and time them here (module docstring); ``config`` resolved."""
     fns = make_train_fns(config, obs_dim, act_dim)
     batches = 3
     items = batches * max(config[config.model].batch_size, config.policy.batch_size)
@@ -199,8 +195,10 @@ def own_speed(config: ConfigDict, num_items: int, speed: Speed, done: Progress) 
 
 
 def estimate(config: ConfigDict, num_items: int, speed: Speed, done: Progress | None = None) -> Estimate:
-    """The work left of a run on ``num_items`` demo transitions (all of it, or what ``done`` leaves) at ``speed``."""
-    config = config_lib.resolve(config)
+    """The work left of a run on ``num_items`` demo transitions (all of it, or what ``done`` leaves) at ``speed``;
+    ``config`` resolved (BC's λ is 0 only then)."""
+    if not config_lib.is_resolved(config):
+        raise ValueError("estimate: the config is not resolved; pass it through dbc_jax.configs.resolve")
     per_epoch = updates_per_epoch(config, num_items)
     model_done, policy_done = (done.model_epoch, done.policy_epoch) if done else (0, 0)
     model_left = max(0, config_lib.pretrain_epochs(config) - model_done)

@@ -225,6 +225,7 @@ def record_videos(workdir: str, num_episodes: int = 4, member: int = 0, fmt: str
 
     renderers: dict[int, Renderer] = {}
     scratch: dict[int, object] = {}  # per episode, the MjData a frame is drawn from (goal_marked)
+    legend = _wrapped(task.legend, width)
     frames: dict[int, list] = {e: [] for e in range(num_episodes)}
     outcome: dict[int, dict] = {}
     bar = tqdm(total=num_episodes, desc="video episodes", disable=not progress)
@@ -240,7 +241,7 @@ def record_videos(workdir: str, num_episodes: int = 4, member: int = 0, fmt: str
         if task.metric == "success":
             text += "  success" if success else ""
         shown = goal_marked(env.unwrapped, scratch[episode])
-        frames[episode].append(renderers[episode].render(model, shown, text, _wrapped(task.legend, width)))
+        frames[episode].append(renderers[episode].render(model, shown, text, legend))
         if done:
             outcome[episode] = {"success": success if task.metric == "success" else None,
                                 "return": float(episode_return), "length": step}

@@ -223,10 +223,10 @@ def plan(todo: list[tuple[dict, object]]) -> dict:
     return plans
 
 
-def build(args, argv: list[str]) -> dict:
-    rows = parse_rows(args.rows)
-    cells, missing, unavailable_rows, todo = [], [], [], []
-    for task, data in rows:
+def table_cells(args) -> tuple[list[tuple[dict, object]], list[dict]]:
+    """Every cell asked, as (its record for the JSON, its resolved config), and the rows that cannot exist yet."""
+    cells, unavailable_rows = [], []
+    for task, data in parse_rows(args.rows):
         reason = unavailable(task, data, args.paper_data)
         if reason:
             unavailable_rows.append({"task": task, "data": data, "reason": reason})
@@ -239,7 +239,15 @@ def build(args, argv: list[str]) -> dict:
                       "paper": dict(zip(("mean", "std"), PAPER[task][method]))}
             if method == "dbc":  # whether its seeds share one pretrained model (the footnote says what that means)
                 record["shared_model"] = bool(config[config.model].shared)
-            todo.append((record, config, saved_results(config)))
+            cells.append((record, config))
+    return cells, unavailable_rows
+
+
+def build(args, argv: list[str]) -> dict:
+    rows = parse_rows(args.rows)
+    asked, unavailable_rows = table_cells(args)
+    cells, missing = [], []
+    todo = [(record, config, saved_results(config)) for record, config in asked]
     # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take.
     unfinished = [(r, c) for r, c, saved in todo if saved is None
                   and (not args.no_train or estimate_lib.progress(c) is not None)]
@@ -510,10 +518,7 @@ def train_side_by_side(args, argv: list[str]) -> None:
 
     groups = worker_groups(parse_rows(args.rows), args.workers)
     if not args.no_plan:
-        plan([({"task": task, "data": data, "method": method}, config) for task, data in parse_rows(args.rows)
-              if not unavailable(task, data, args.paper_data) for method in args.methods
-              if saved_results(config := cell_config(task, data, method, args.preset, args.seed, args.paper_data,
-                                                     row_settings(task, data, args.preset) + args.set)) is None])
+        plan([(record, config) for record, config in table_cells(args)[0] if saved_results(config) is None])
     keep = _without(argv, ("--rows", "--workers", "--out", "--readme"))
     env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / len(groups):.2f}"}  # a GPU shared evenly
     print(f"\nTraining in {len(groups)} processes side by side: " + "; ".join(" ".join(g) for g in groups),

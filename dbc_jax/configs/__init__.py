@@ -59,11 +59,13 @@ def resolve(config: ConfigDict) -> ConfigDict:
 
     choose_backend(config.eval.backend, config.env_name)  # raises for an unknown backend or a task without a twin
     if not config.workdir:
-        data_tag = f"_data-{os.path.splitext(os.path.basename(config.data.path))[0]}" if config.data.path else ""
-        if config.data.path.startswith("minari:"):
-            data_tag = "_data-" + config.data.path.replace(":", "-").replace("/", "-")
-        if config.data.path == config.env_name:  # a task made from its dataset: named once
+        path = config.data.path
+        if not path or path == config.env_name:  # the task's own demos, or a task made from its dataset
             data_tag = ""
+        elif path.startswith("minari:"):
+            data_tag = "_data-" + path.replace(":", "-").replace("/", "-")
+        else:
+            data_tag = f"_data-{os.path.splitext(os.path.basename(path))[0]}"
         model_tag = f"-{config.model}" if config.algo == "dbc" and config.model != "diffusion" else ""
         name = config.env_name.replace(":", "-").replace("/", "-")  # minari:<namespace>/<name>: one folder
         config.workdir = f"runs/{name}_{config.algo}{model_tag}_{config.preset}_seed{config.seed}{data_tag}"

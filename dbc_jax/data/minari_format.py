@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 
 import gymnasium as gym
@@ -113,8 +114,6 @@ def to_minari(dataset: Dataset, dataset_id: str, env_name: str = "", description
 def open_local(dataset_id: str):
     """The local Minari dataset ``dataset_id`` (lazily: its spec and metadata, no episode read). An id that is not
     here is one line listing what is, where Minari looks, and how to download it."""
-    import os
-
     minari = _minari()
     local = sorted(minari.list_local_datasets())
     if dataset_id not in local:
@@ -137,12 +136,11 @@ def _space_text(space) -> str:
     return f"{type(space).__name__}{space.shape}"
 
 
-def _recorded_env(dataset_id: str):
+def _recorded_env(dataset_id: str, data=None):
     """The environment the dataset records for evaluation (its eval_env, else its env), made through Minari; a
-    missing package or an unknown env is one line naming it."""
-    import gymnasium as gym
-
-    data = open_local(dataset_id)
+    missing package or an unknown env is one line naming it. ``data``: the dataset, if open already."""
+    data = data if data is not None else open_local(dataset_id)
+    env_name = (data.env_spec.id or data.env_spec.entry_point) if data.env_spec is not None else ""
     try:
         return data.recover_environment(eval_env=True, disable_env_checker=True)
     except ValueError as e:
@@ -153,12 +151,10 @@ def _recorded_env(dataset_id: str):
         raise
     except (ImportError, gym.error.DependencyNotInstalled) as e:
         missing = getattr(e, "name", None) or str(e)
-        raise DatasetError(f"minari:{dataset_id}: its environment "
-                           f"'{data.env_spec.id or data.env_spec.entry_point}' needs a package that is not "
+        raise DatasetError(f"minari:{dataset_id}: its environment '{env_name}' needs a package that is not "
                            f"installed ({missing}): install it, then run the same command") from e
     except gym.error.Error as e:
-        raise DatasetError(f"minari:{dataset_id}: its environment '{data.env_spec.id or data.env_spec.entry_point}' "
-                           f"cannot be made "
+        raise DatasetError(f"minari:{dataset_id}: its environment '{env_name}' cannot be made "
                            f"({type(e).__name__}: {e})") from e
 
 
@@ -183,8 +179,6 @@ def dataset_task(dataset_id: str):
     env's ``info`` (success where it reports ``success`` or ``is_success``, else return), the reference scores
     from its metadata, and the env registered with gymnasium as ``dbc_jax/Minari_<id>-v0``. Everything that cannot
     work is one DatasetError before any compute (module docstring of configs/dataset.py)."""
-    import gymnasium as gym
-
     from dbc_jax.tasks import Task
 
     where = f"minari:{dataset_id}"
@@ -197,7 +191,7 @@ def dataset_task(dataset_id: str):
                                   "you want as a .npz" if isinstance(space, gym.spaces.Dict) else ""))
         if len(space.shape) != 1:
             raise DatasetError(f"{where}: its {role} space has shape {space.shape}; dbc_jax needs a 1-D Box")
-    env = _recorded_env(dataset_id)
+    env = _recorded_env(dataset_id, data)
     try:
         for role, recorded, actual in (("observation", data.observation_space, env.observation_space),
                                        ("action", data.action_space, env.action_space)):
