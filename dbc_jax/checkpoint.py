@@ -42,6 +42,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dbc_jax import distributed
 from dbc_jax.errors import CheckpointError, WorkdirBusyError
 from dbc_jax.files import open_no_follow, umask_mode
 
@@ -98,12 +99,60 @@ def _on_this_host(leaf):
     spec = ocp.utils.to_shape_dtype_struct(leaf)
     if getattr(spec, "sharding", None) is None:
         spec = jax.ShapeDtypeStruct(spec.shape, spec.dtype,
-                                    sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+                                    sharding=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
     return spec
 
 
+DIGEST_VERSION = 2  # 2: hashes per row block, the same however the arrays are laid out; 1 (before 2026-12-06): whole
+_ROWS_PER_BLOCK = 4096  # a leaf with more rows than this (a replay buffer) is hashed in blocks of this many rows
+
+
+def _row_block(rows: int) -> int:
+    return 1 if rows <= _ROWS_PER_BLOCK else _ROWS_PER_BLOCK
+
+
+def fingerprint(tree) -> tuple[str, str | None]:
+    """(SHA-256 digest of the arrays, the path of the first leaf holding a NaN or an infinity, or None).
+
+    The digest covers every leaf's path, dtype, shape and a SHA-256 of each row of its leading axis (of each block
+    of 4096 rows in a longer leaf), so it does not depend on how the leaves are laid over devices or processes: each
+    process hashes the rows it holds (:func:`dbc_jax.distributed.held_rows`) and the hashes are gathered, never the
+    arrays. Every process gets the same answer."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    rows = [len(leaf) if np.ndim(leaf) else 1 for _, leaf in flat]
+    blocks = [-(-n // _row_block(n)) for n in rows]
+    starts = np.concatenate([[0], np.cumsum(blocks)]).astype(int)
+    hashes = np.zeros((starts[-1], 32), np.uint8)
+    nonfinite = np.zeros(len(flat), np.int64)
+    for i, ((path, leaf), n) in enumerate(zip(flat, rows)):
+        unit = _row_block(n)
+        for first, stop, held in distributed.held_rows(leaf):
+            if first % unit or (stop % unit and stop != n):
+                raise ValueError(f"{jax.tree_util.keystr(path)}: rows {first}..{stop} of {n} split a block of "
+                                 f"{unit} rows across processes")
+            held = np.ascontiguousarray(held.reshape(stop - first, -1) if held.ndim else held.reshape(1, 1))
+            for b in range(0, stop - first, unit):
+                digest_of = hashlib.sha256(held[b:b + unit].tobytes()).digest()
+                hashes[starts[i] + (first + b) // unit] = np.frombuffer(digest_of, np.uint8)
+            if np.issubdtype(held.dtype, np.floating):
+                nonfinite[i] += int(np.sum(~np.isfinite(held)))
+    hashes = np.bitwise_or.reduce(distributed.gather_stacked(hashes), axis=0)  # each block is held by one process
+    nonfinite = distributed.gather_stacked(nonfinite).sum(0)
+    h = hashlib.sha256()
+    for i, (path, leaf) in enumerate(flat):
+        h.update(f"{jax.tree_util.keystr(path)}|{np.dtype(leaf.dtype).str}|{tuple(np.shape(leaf))}|".encode())
+        h.update(hashes[starts[i]:starts[i + 1]].tobytes())
+    bad = next((jax.tree_util.keystr(path) for (path, _), n in zip(flat, nonfinite) if n), None)
+    return h.hexdigest(), bad
+
+
 def digest(tree) -> str:
-    """SHA-256 over every leaf's path, dtype, shape and bytes (the arrays as the host sees them)."""
+    """The arrays' SHA-256 digest (:func:`fingerprint`)."""
+    return fingerprint(tree)[0]
+
+
+def _whole_digest(tree) -> str:
+    """The digest of checkpoints written before DIGEST_VERSION 2: SHA-256 over whole arrays as the host sees them."""
     h = hashlib.sha256()
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         array = np.ascontiguousarray(np.asarray(leaf))
@@ -112,11 +161,19 @@ def digest(tree) -> str:
     return h.hexdigest()
 
 
-def _non_finite_leaf(tree) -> str | None:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        array = np.asarray(leaf)
-        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-            return jax.tree_util.keystr(path)
+def _damage(tree, meta: dict) -> str | None:
+    """Why a restored tree does not match its checkpoint's meta (digest, finite values), or None."""
+    if meta.get("digest_version", 1) == 1 and "digest" in meta:
+        if distributed.is_multiprocess():
+            raise CheckpointError("a checkpoint written before multi-process runs (digest version 1) is resumed "
+                                  "by one process only")
+        found, bad = _whole_digest(tree), fingerprint(tree)[1]
+    else:
+        found, bad = fingerprint(tree)
+    if "digest" in meta and found != meta["digest"]:
+        return "its arrays do not match the digest saved with them"
+    if bad is not None:
+        return f"non-finite values in {bad}"
     return None
 
 
@@ -160,13 +217,15 @@ class Checkpoints:
     """A thin wrapper over ``ocp.CheckpointManager``: a pytree of arrays plus JSON meta per step."""
 
     def __init__(self, workdir: str, max_to_keep: int = 2, writer: bool = False):
-        """``writer``: the process that holds the workdir's lock; it also removes the temporary folders of a
-        checkpoint write that a killed process left unfinished (a reader must not: they may be a live write)."""
+        """``writer``: a training run's (every process of a multi-process one calls save). Its process 0, which
+        holds the workdir's lock, also removes the temporary folders of a checkpoint write that a killed process
+        left unfinished (a reader must not: they may be a live write) and deletes rotated checkpoints."""
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=writer,
-                                               todelete_subdir=ROTATED)
+        self.cleans = writer and distributed.is_writer()
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                               cleanup_tmp_directories=self.cleans, todelete_subdir=ROTATED)
         self.manager = _listed_again(lambda: ocp.CheckpointManager(self.directory, options=options))
-        if writer:
+        if self.cleans:
             self._delete_rotated()
 
     def _delete_rotated(self) -> None:
@@ -189,12 +248,13 @@ class Checkpoints:
     def save_tree(self, step: int, tree, meta: dict) -> None:
         """Save any pytree of arrays plus JSON ``meta`` (and the arrays' digest) as checkpoint ``step`` (blocks until
         written)."""
-        meta = {**meta, "digest": digest(tree)}
+        meta = {**meta, "digest": digest(tree), "digest_version": DIGEST_VERSION}
         with interrupts_deferred():
             self.manager.save(step, args=ocp.args.Composite(tree=ocp.args.StandardSave(tree),
                                                             meta=ocp.args.JsonSave(meta)))
             self.manager.wait_until_finished()
-            self._delete_rotated()
+            if self.cleans:
+                self._delete_rotated()
 
     def restore_intact(self, template, check_meta=None, quarantine: bool = True):
         """(step, tree, meta) of the newest intact checkpoint (module docstring), restored into ``template`` (or into
@@ -225,30 +285,26 @@ class Checkpoints:
 
     def _newest_intact(self, template, check_meta):
         """One pass over the listed steps, newest first: ([(step, reason)] of those passed over, (step, tree, meta)
-        or None). A reason of None: the step was rotated away while read, and the pass stops there."""
+        or None). A reason of None: the step was rotated away while read, and the pass stops there. In a
+        multi-process run every process takes the same decision for each step (damage on one is damage on all)."""
         damaged = []
         for step in sorted(self.all_steps(), reverse=True):
+            tree, meta, reason = None, None, None
             try:
                 meta = self.read_meta(step)
             except Exception as error:  # noqa: BLE001 -- any unreadable meta is damage
-                if self._rotated(step):
-                    return damaged + [(step, None)], None
-                damaged.append((step, f"meta unreadable ({type(error).__name__}: {str(error)[:200]})"))
-                continue
-            if check_meta is not None:
-                check_meta(meta)
-            try:
-                tree, meta = self.restore_tree(step, template(meta) if callable(template) else template)
-            except Exception as error:  # noqa: BLE001 -- missing, truncated or unreadable array files
-                if self._rotated(step):
-                    return damaged + [(step, None)], None
-                damaged.append((step, f"arrays unreadable ({type(error).__name__}: {str(error)[:200]})"))
-                continue
-            reason = None
-            if "digest" in meta and digest(tree) != meta["digest"]:
-                reason = "its arrays do not match the digest saved with them"
-            elif (leaf := _non_finite_leaf(tree)) is not None:
-                reason = f"non-finite values in {leaf}"
+                reason = f"meta unreadable ({type(error).__name__}: {str(error)[:200]})"
+            if reason is None:
+                if check_meta is not None:
+                    check_meta(meta)
+                try:
+                    tree, meta = self.restore_tree(step, template(meta) if callable(template) else template)
+                except Exception as error:  # noqa: BLE001 -- missing, truncated or unreadable array files
+                    reason = f"arrays unreadable ({type(error).__name__}: {str(error)[:200]})"
+            if reason is None:
+                reason = _damage(tree, meta)
+            if not distributed.all_agree(reason is None) and reason is None:
+                reason = "damaged as read by another process"
             if reason:
                 if self._rotated(step):  # read while it was being retired: not damage
                     return damaged + [(step, None)], None
@@ -263,7 +319,7 @@ class Checkpoints:
         aside = os.path.join(os.path.dirname(self.directory), "checkpoints_damaged")
         for step, reason in damaged:
             where = ""
-            if quarantine:
+            if quarantine and distributed.is_writer():
                 os.makedirs(aside, exist_ok=True)
                 target = os.path.join(aside, str(step))
                 shutil.rmtree(target, ignore_errors=True)
@@ -273,6 +329,7 @@ class Checkpoints:
         if fallback is not None:
             print(f"warning: using checkpoint {fallback}, the newest intact one", file=sys.stderr)
         if quarantine:
+            distributed.barrier("checkpoints quarantined")
             _listed_again(self.manager.reload)
 
     def restore_tree(self, step: int, template):

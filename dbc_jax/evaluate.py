@@ -82,6 +82,15 @@ def _member_seeds(num_seeds: int, member_seeds) -> np.ndarray:
     return np.arange(num_seeds) if member_seeds is None else np.asarray(member_seeds, np.int64)
 
 
+def _member_part(num_members: int, first_member: int, total_members: int | None) -> tuple[int, int]:
+    """(first, total): the evaluator's members are members ``first .. first + num_members`` of ``total`` (a process's
+    part of a multi-process run), whose stochastic policies draw the keys they would draw among all ``total``."""
+    total = num_members if total_members is None else total_members
+    if not 0 <= first_member <= total - num_members:
+        raise ValueError(f"members {first_member}..{first_member + num_members - 1} are not among {total}")
+    return first_member, total
+
+
 class CMujocoEvaluator:
     """Evaluates one policy per member on ``num_episodes`` episodes each (C MuJoCo through gymnasium).
 
@@ -96,6 +105,7 @@ class CMujocoEvaluator:
 
     def __init__(self, env_id: str, env_kwargs: dict, num_seeds: int, num_episodes: int,
                  policy_fn: Callable, max_steps: int | None = None, member_seeds=None, max_envs: int = 512,
+                 first_member: int = 0, total_members: int | None = None,
                  record: int = 0, watch: Callable | None = None):
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
         self.record = min(record, num_episodes)  # episodes per member whose observations are kept (plots)
@@ -104,6 +114,7 @@ class CMujocoEvaluator:
         self.watch = watch
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
+        self.first_member, self.total_members = _member_part(self.num_members, first_member, total_members)
         self.max_steps = max_steps  # cut episodes shorter than the env's time limit (benchmarks)
         self.block = max(1, min(self.num_members, max_envs // num_episodes))  # members stepped together
         self.envs = [gym.make(env_id, **env_kwargs) for _ in range(self.block * num_episodes)]
@@ -139,7 +150,8 @@ class CMujocoEvaluator:
         step = 0
         while active.any() and step != self.max_steps:
             actions = np.asarray(self.policy_fn(params, jnp.asarray(obs.reshape(members, self.num_episodes, -1)),
-                                                action_key, step, first=first, total=self.num_members))
+                                                action_key, step, first=self.first_member + first,
+                                                total=self.total_members))
             step += 1
             actions = actions.reshape(n, -1)
             for i in np.flatnonzero(active):
@@ -172,13 +184,15 @@ class MJXEvaluator:
     """
 
     def __init__(self, env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                 num_steps: int | None = None, member_seeds=None, record: int = 0):
+                 num_steps: int | None = None, member_seeds=None, record: int = 0, first_member: int = 0,
+                 total_members: int | None = None):
         from dbc_jax.envs.mjx_twins import make_twin  # here: importing mjx costs a second
 
         self.num_seeds, self.num_episodes = num_seeds, num_episodes
         self.record = min(record, num_episodes)  # episodes per member whose observations are kept (plots)
         self.member_seeds = _member_seeds(num_seeds, member_seeds)
         self.num_members = len(self.member_seeds)
+        self.first_member, self.total_members = _member_part(self.num_members, first_member, total_members)
         self.env = make_twin(env_name, env_kwargs)
         self.policy_fn = policy_fn
         self.num_steps = num_steps or self.env.horizon  # scan length; fewer than the horizon only in benchmarks
@@ -196,7 +210,8 @@ class MJXEvaluator:
 
         def step(carry, t):
             state, obs, active, totals = carry
-            actions = self.policy_fn(params, obs.reshape(self.num_members, self.num_episodes, -1), action_key, t)
+            actions = self.policy_fn(params, obs.reshape(self.num_members, self.num_episodes, -1), action_key, t,
+                                     first=self.first_member, total=self.total_members)
             state, out = jax.vmap(env.step)(state, actions.reshape(n, -1))
             totals = {"return": totals["return"] + jnp.where(active, out.reward, 0.0),
                       "length": totals["length"] + active,
@@ -237,16 +252,19 @@ def choose_backend(backend: str, env_name: str) -> str:
 
 
 def make_evaluator(env_name: str, env_kwargs: dict, num_seeds: int, num_episodes: int, policy_fn: Callable,
-                   backend: str = "auto", member_seeds=None, record: int = 0):
+                   backend: str = "auto", member_seeds=None, record: int = 0, first_member: int = 0,
+                   total_members: int | None = None):
     """The evaluator of ``env_name`` on ``backend`` (see :func:`choose_backend`); ``record`` episodes per member
-    keep their observations (``EvalResult.paths``)."""
+    keep their observations (``EvalResult.paths``); ``first_member``/``total_members``: its members' place among
+    all of a run's (:func:`_member_part`)."""
     from dbc_jax.tasks import get_task
 
     if choose_backend(backend, env_name) == "mjx":
         return MJXEvaluator(env_name, env_kwargs, num_seeds, num_episodes, policy_fn, member_seeds=member_seeds,
-                            record=record)
+                            record=record, first_member=first_member, total_members=total_members)
     return CMujocoEvaluator(get_task(env_name).env_id, env_kwargs, num_seeds, num_episodes, policy_fn,
-                            member_seeds=member_seeds, record=record)
+                            member_seeds=member_seeds, record=record, first_member=first_member,
+                            total_members=total_members)
 
 
 def _pad_paths(blocks) -> np.ndarray:

@@ -5,6 +5,8 @@
     python -m dbc_jax.main --mode=eval --workdir=runs/maze_ibc_quick_seed1 --sampler=ibc.num_samples=1024
     python -m dbc_jax.main --mode=eval --workdir=runs/maze_dbc_quick_seed1 --backend=mjx
     python -m dbc_jax.main --mode=demos --config=dbc_jax/configs/maze.py [--config.data.num_episodes=100]
+    python -m dbc_jax.main --config=... --coordinator_address=host0:1234 --num_processes=2 --process_id=0  (and 1)
+    srun python -m dbc_jax.main --config=... --distributed    (Slurm, TPU pods: see docs/multihost.md)
 
 Any config field can be overridden with --config.<field>=<value>; see the config file for the fields.
 An error is one line on stderr (exit status 2 for bad input, 1 for a fault during the run); --debug shows the
@@ -19,6 +21,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import dbc_jax
+from dbc_jax import distributed
 from dbc_jax.errors import run_cli
 from dbc_jax.configs.checks import did_you_mean, leaves
 from dbc_jax.tasks import TASKS, get_task
@@ -36,6 +39,12 @@ _SAMPLER = flags.DEFINE_multi_string("sampler", [], "Eval mode: a DP/IBC inferen
                                      "e.g. --sampler=ibc.num_samples=1024 (repeatable).")
 _BACKEND = flags.DEFINE_enum("backend", None, ["auto", "c", "mjx"],
                              "Eval mode: evaluation backend (default: the run's config.eval.backend).")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Train on several processes: process 0's host:port "
+                                   "(with --num_processes and --process_id; docs/multihost.md).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Several processes: how many in all.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "Several processes: this one's index, 0 .. num_processes - 1.")
+_DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Several processes, as the cluster's environment describes "
+                                 "them (Slurm, TPU pods, Open MPI): jax.distributed finds the coordinator itself.")
 _OUT = flags.DEFINE_string("out", None, "Demos mode: output .npz (default: config.data.path, else data/<env>_expert_<N>ep.npz).")
 
 
@@ -62,11 +71,17 @@ def main(argv):
     config = _CONFIG.value
     if config is None:
         raise app.UsageError("--config is required, e.g. --config=dbc_jax/configs/maze.py:quick")
+    if distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value, auto=_DISTRIBUTED.value):
+        if _MODE.value != "train":
+            raise app.UsageError("several processes (--coordinator_address, --distributed) train; eval and demos "
+                                 "run in one process")
     if _MODE.value == "demos":
         path = make_demos(config, _OUT.value)
         print(f"Wrote {config.env_name} demos to {path}")
         return
     results = dbc_jax.train(config)
+    if not distributed.is_writer():
+        return  # process 0 prints the results
     print()
     print(results.table())
     print(f"\nworkdir: {results.workdir}")

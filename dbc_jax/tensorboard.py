@@ -40,18 +40,18 @@ class RunLoggers:
     """Writes metric records to TensorBoard (``config.log.tensorboard``) and W&B (``config.log.wandb``)."""
 
     def __init__(self, workdir: str, config: ConfigDict, grid: Grid, pretrain_updates: int,
-                 resume_update: int | None = None):
+                 resume_update: int | None = None, writer: bool = True):
         self.pretrain_updates = pretrain_updates
         self.labels = member_labels(grid)
         self.tb = self.wandb = None
-        if config.log.tensorboard:
+        if config.log.tensorboard and writer:  # writer: process 0 of a multi-process run writes, the others not
             from tensorboardX import SummaryWriter
 
             self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
                                     purge_step=None if resume_update is None else resume_update + 1)
             if resume_update is None:
                 self.tb.add_text("config", "```\n" + config.to_json(indent=2) + "\n```", 0)
-        if config.log.wandb:
+        if config.log.wandb and writer:
             import wandb
 
             run_id = "".join(c if c.isalnum() else "-" for c in os.path.abspath(workdir))[-64:]

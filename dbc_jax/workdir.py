@@ -32,7 +32,7 @@ def workdir_paths(workdir: str) -> dict:
 
 def checkpoint_meta(state: TrainState, config: ConfigDict, data: TrainData) -> dict:
     return {"layout": CHECKPOINT_LAYOUT, "model_epoch": int(state.model_epoch),
-            "policy_epoch": int(state.policy_epoch), "config": config.to_dict(),
+            "policy_epoch": int(state.policy_epoch), "config": config.to_dict(), "processes": jax.process_count(),
             "grid": Grid.from_config(config).to_dict(), "action_bounds": [np.asarray(b).tolist()
                                                                           for b in data.action_bounds]}
 

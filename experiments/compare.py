@@ -36,7 +36,7 @@ import numpy as np
 from ml_collections import ConfigDict
 
 import dbc_jax
-from dbc_jax import stats
+from dbc_jax import distributed, stats
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
 from dbc_jax.provenance import hardware
@@ -178,7 +178,8 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
         table["cells"] = [found[k] for k in keys if k in found]
         table["missing"] = [why[k] for k in keys if k in why]  # partial cells too, with how many runs they lack
         table["stale"] = [c for k, c in recorded.items() if k not in found]
-        atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
+        if distributed.is_writer():
+            atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
 
     for key in keys:  # first what needs no training
         task, data, method = key
@@ -553,6 +554,7 @@ def main(argv=None) -> None:
     parser.add_argument("--readme", default="", help="also write the headline table and what it supports into this "
                                                      f"README's {README_START} block")
     args = parser.parse_args(argv)
+    distributed.initialize_from(args)
     args.runs = parse_runs(args.runs)
     parse_rows(args.rows)  # bad input fails before any training
     if args.readme:
@@ -563,8 +565,11 @@ def main(argv=None) -> None:
     md_path, png_path = (os.path.join(args.out, f"compare_{args.preset}.{ext}") for ext in ("md", "png"))
 
     def publish(table: dict) -> None:
-        """The statistics, then the JSON, the page, the figure and the README block, all from the same table."""
+        """The statistics, then the JSON, the page, the figure and the README block, all from the same table
+        (process 0 writes them)."""
         analyze(table)
+        if not distributed.is_writer():
+            return
         atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
         atomic_write_text(md_path, markdown(table))
         figure(table, png_path)
@@ -573,6 +578,8 @@ def main(argv=None) -> None:
 
     table = build(args, list(sys.argv[1:] if argv is None else argv), json_path, publish)
     publish(table)
+    if not distributed.is_writer():
+        return
     print(headline(table))
     print(f"\nwritten: {json_path}, {md_path}, {png_path}" + (f", {args.readme}" if args.readme else ""))
     if table["missing"]:

@@ -31,6 +31,7 @@ import traceback
 import numpy as np
 
 import dbc_jax
+from dbc_jax import distributed
 from dbc_jax import estimate as estimate_lib
 from dbc_jax.checkpoint import atomic_write_text, read_json
 from dbc_jax.estimate import duration
@@ -459,6 +460,7 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--plan-only", action="store_true",
                         help="measure the cells left to train, print the plan and its time estimate, and stop")
     parser.add_argument("--no-plan", action="store_true", help="train without measuring the cells' speed first")
+    distributed.add_arguments(parser)
     return parser
 
 
@@ -475,6 +477,8 @@ def main(argv=None) -> None:
     parse_rows(args.rows)  # bad input fails before any training
     if args.workers < 1:
         raise ValueError(f"--workers: expected at least 1, got {args.workers}")
+    if distributed.initialize_from(args) and args.workers > 1:
+        raise ValueError("--workers and several processes (--coordinator_address, --distributed): choose one")
     if args.readme:
         read_readme(args.readme)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -482,6 +486,8 @@ def main(argv=None) -> None:
         train_side_by_side(args, argv)
         args.no_train = True  # every cell is trained now (or failed, listed by its worker): collect them
     table = build(args, argv)
+    if not distributed.is_writer():
+        return  # process 0 writes the table
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, f"paper_table_{args.preset}.json")
     md_path = os.path.join(args.out, f"paper_table_{args.preset}.md")

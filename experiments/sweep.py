@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 import dbc_jax
+from dbc_jax import distributed
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
 from dbc_jax.configs import PRESETS
 from dbc_jax.errors import run_cli
@@ -165,7 +166,9 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="config.seed of every run")
     parser.add_argument("--workdir", default=None, help="default: runs/sweeps/<env>_<preset>_<swept fields>")
     parser.add_argument("--no-train", action="store_true", help="only collect the finished runs")
+    distributed.add_arguments(parser)
     args = parser.parse_args()
+    distributed.initialize_from(args)
     if args.workdir is None:
         swept = "_".join(item.partition("=")[0].split(".")[-1] for item in args.grid)
         args.workdir = os.path.join("runs", "sweeps", f"{args.env}_{args.preset}_{swept}_seed{args.seed}")
@@ -186,7 +189,7 @@ def main():
             continue
         metric = results["metric"]
         rows += summarize(point, config, results)
-    if not rows:
+    if not rows or not distributed.is_writer():  # process 0 writes the sweep's table
         return
     config = runs[0][1]
     text = table(rows, args, metric, config)
