@@ -154,6 +154,28 @@ def test_killed_process_ends_the_other_and_a_restart_resumes(tmp_path, demos):
     assert resumed["episodes"] == whole["episodes"]
 
 
+@pytest.mark.slow
+def test_an_error_on_one_process_ends_both(tmp_path, demos):
+    """A host without the demo file (a workdir or data folder that is not shared): process 1 fails on it with its
+    one line and ends at once; process 0, waiting for it, ends too instead of hanging."""
+    heartbeat = 10
+    port = _free_port()
+    procs = []
+    for pid, data in ((0, demos), (1, str(tmp_path / "missing.npz"))):
+        log = open(tmp_path / f"{pid}.log", "w")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "dbc_jax.main", "--config=dbc_jax/configs/maze.py:smoke", "--config.num_seeds=4",
+             f"--config.data.path={data}", f"--config.workdir={tmp_path / 'run'}",
+             f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={pid}"],
+            env=_env(2, DBC_JAX_HEARTBEAT_S=str(heartbeat)), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+    _LAUNCHED.extend(procs)
+    start = time.time()
+    codes = [p.wait(timeout=heartbeat + 120) for p in procs]
+    assert all(code != 0 for code in codes) and time.time() - start < heartbeat + 90, codes
+    failed = open(tmp_path / "1.log").read()
+    assert "process 1 of 2: " in failed and "missing.npz" in failed, failed[-2000:]
+
+
 def test_fingerprint_is_per_row_and_sees_every_change():
     tree = {"members": np.arange(12, dtype=np.float32).reshape(4, 3), "scalar": np.float32(2.0),
             "buffer": np.zeros((10_000, 3), np.float32)}  # over 4096 rows: hashed in blocks
