@@ -86,6 +86,12 @@ TASKS = _tasks(
          paper_name="CustomHandManipulateBlockRotateZ-v2",
          camera={"lookat": (1.0, 0.96, 0.14), "distance": 0.5, "azimuth": 55.0, "elevation": -25.0},
          legend="agent: the hand; goal: turn the block in it to the orientation of the block beside it"),
+    # Not one of the paper's tasks: its future work (multimodal demos), measured in docs/results.md.
+    Task("fork", "dbc_jax/PointFork-v0", "dbc_jax.envs.fork:ForkEnv", obs_dim=4, act_dim=2, metric="success",
+         horizon=200, demos="dbc_jax.experts.fork:generate_demos", expert="scripted",
+         draw_paths="dbc_jax.envs.fork:draw_paths",
+         camera={"lookat": (0.0, 2.0, 0.0), "distance": 7.0, "azimuth": 90.0, "elevation": -90.0},
+         legend="agent: the blue ball; goal: the red disc, past the block on either side"),
 )
 
 

@@ -1,0 +1,210 @@
+"""Multimodal demonstrations (the paper's future work): does DBC's term pull a policy off the average of two ways and
+into one of them, as the KL argument predicts (BC's term ~ forward KL, mode covering; the diffusion term ~ reverse
+KL, mode seeking)?
+
+On PointFork (``dbc_jax/envs/fork.py``: the expert passes a block on the left or on the right with probability 1/2
+from the same start), each method trains N independent runs (seeds 1..N, DBC with a diffusion model per run), and
+every run's final policy plays the task's evaluation episodes. Each episode's path is classified by where it gets
+past the block: "left", "right", or "stuck" (it never does: the averaged way runs into the block). Per method:
+success rate and the share of stuck episodes, each a mean and IQM over runs with a 95% stratified-bootstrap
+interval (rliable, ``dbc_jax/stats.py``), and the probability that DBC's runs beat BC's.
+
+    python experiments/multimodal.py [--preset quick] [--runs 10] [--lambdas 1 10 30 100] [--methods bc dbc dp ibc]
+                                     [--no-train]
+
+DBC's λ values are one grid (one program; run i of every λ shares run i's diffusion model). A finished run is
+reused, an interrupted one resumed. Writes ``docs/multimodal_<preset>.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+
+import numpy as np
+
+import dbc_jax
+from dbc_jax import stats
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.envs.fork import MODES, draw_paths, path_mode, touches_block
+from dbc_jax.grid import Grid
+from dbc_jax.metrics import MetricsLog
+from dbc_jax.errors import run_cli
+from dbc_jax.evaluate import make_evaluator, make_policy_fn
+from dbc_jax.provenance import code_version, hardware
+from dbc_jax.train import eval_key
+from dbc_jax.workdir import restore_workdir, saved_results
+
+METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
+BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+
+
+def run_config(method: str, args) -> dbc_jax.configs.ConfigDict:
+    config = dbc_jax.get_config("fork", args.preset)
+    config.algo = method
+    config.num_seeds = args.runs if method != "ibc" else min(args.runs, args.ibc_runs)
+    config.diffusion.shared = False  # a run is the unit: each its own diffusion model
+    if method == "dbc":
+        config.grid.coeff = tuple(args.lambdas)
+    config.workdir = os.path.join(args.workdir, f"fork_{method}_n{config.num_seeds}")
+    return dbc_jax.configs.resolve(config)
+
+
+def episode_modes(workdir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The final policies of a workdir, every member playing the run's evaluation episodes again with every path
+    recorded: (success [members, episodes], modes [members, episodes] as indices into MODES, hit [members,
+    episodes]: ran into the block, paths)."""
+    config, state, normalizer, bounds, fns = restore_workdir(workdir)
+    policy_fn = make_policy_fn(lambda params, obs, key: fns.act(params, obs, key, bounds), normalizer)
+    episodes = config.eval.num_episodes
+    evaluator = make_evaluator(config.env_name, dict(config.env), config.num_seeds, episodes, policy_fn,
+                               config.eval.backend, member_seeds=np.asarray(fns.grid.hparams().seed),
+                               record=episodes)
+    result = evaluator(state.policy_params, eval_key(config.seed, int(state.policy_epoch)))
+    evaluator.close()
+    modes = np.array([[MODES.index(path_mode(path[:, :2])) for path in member] for member in result.paths])
+    hit = np.array([[touches_block(path[:, :2]) for path in member] for member in result.paths])
+    return result.episodes["success"], modes, hit, result.paths
+
+
+def summarize(label: str, success: np.ndarray, modes: np.ndarray, hit: np.ndarray) -> dict:
+    """One row: per-run success and mode shares, with their intervals over runs."""
+    reps, seed = BOOTSTRAP["reps"], BOOTSTRAP["seed"]
+    shares = {mode: (modes == i).mean(1) for i, mode in enumerate(MODES)}
+    committed = shares["left"] + shares["right"]
+    balance = np.where(committed > 0, np.minimum(shares["left"], shares["right"]) / np.maximum(committed, 1e-12), 0)
+    row = {"method": label, "runs": len(success), "episodes_per_run": success.shape[1],
+           "success_per_run": (100 * success.mean(1)).tolist(),
+           "success": stats.mean_and_iqm(100 * success.mean(1), reps, seed),
+           "success_se_per_run": (100 * success.std(1, ddof=1) / np.sqrt(success.shape[1])).tolist()}
+    for mode in MODES:
+        row[f"{mode}_per_run"] = (100 * shares[mode]).tolist()
+        row[mode] = stats.mean_and_iqm(100 * shares[mode], reps, seed)
+    row["hit_per_run"] = (100 * hit.mean(1)).tolist()
+    row["hit"] = stats.mean_and_iqm(100 * hit.mean(1), reps, seed)
+    row["balance_per_run"] = balance.tolist()  # 0.5: both ways equally often; 0: one way only (or none)
+    return row
+
+
+def measure(args) -> dict:
+    rows, runs_info, groups = [], {}, {}
+    for method in args.methods:
+        config = run_config(method, args)
+        if saved_results(config) is None:
+            if args.no_train:
+                print(f"not trained: {METHODS[method]} ({config.workdir}); run without --no-train")
+                continue
+            print(f"\n== {METHODS[method]}: {config.num_seeds} runs -> {config.workdir}")
+            dbc_jax.train(config, progress=not args.quiet)
+        success, modes, hit, paths = episode_modes(config.workdir)
+        evaluations = [r for r in MetricsLog(os.path.join(config.workdir, "metrics.jsonl")).records()
+                       if r["phase"] == "eval"]
+        points = Grid.from_config(config).points()  # [{}] for a plain run; members are point-major
+        per_point = len(success) // len(points)
+        for k, point in enumerate(points):
+            label = METHODS[method] + (f" λ={point['coeff']:g}" if point else "")
+            part = slice(k * per_point, (k + 1) * per_point)
+            rows.append(summarize(label, success[part], modes[part], hit[part]))
+            rows[-1]["curve"] = [{"epoch": r["epoch"], "success": 100 * float(np.mean(r["success"][part]))}
+                                 for r in evaluations]
+            groups[label] = (paths[part], success[part])
+        saved = saved_results(config)
+        runs_info[method] = {"workdir": config.workdir, "timings": saved.get("timings", {}),
+                             "code": saved.get("code", [])}
+    improvement = {}
+    bc = next((r for r in rows if r["method"] == "BC"), None)
+    for row in rows:
+        if bc is not None and row is not bc:
+            improvement[f"{row['method']} > BC"] = stats.probability_of_improvement(
+                row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
+    return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
+            "improvement": improvement, "runs_info": runs_info, "bootstrap": BOOTSTRAP,
+            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, groups
+
+
+def interval(cell: dict) -> str:
+    return f"{cell['mean']:.1f} [{cell['mean_ci'][0]:.1f}, {cell['mean_ci'][1]:.1f}]"
+
+
+def markdown(table: dict) -> str:
+    rows = table["rows"]
+    lines = [f"# Multimodal demonstrations: PointFork, preset `{table['preset']}`", "",
+             "Generated by `experiments/multimodal.py` from `multimodal_" + table["preset"] + ".json`; "
+             f"{table['date']}, {table['hardware']}. Each row: independent runs (its own seed and, for DBC, its own "
+             "diffusion model), each run's final policy over its evaluation episodes; mean over runs [95% "
+             "stratified-bootstrap interval] (rliable). `hit`: episodes that run into the block (the average of "
+             "the two ways heads straight for it); `stuck`: episodes that never get past it; `balance`: "
+             "min(left, right) / (left + right) per run (0.5: both ways equally often).", "",
+             "| method | runs x episodes | success (%) | hit the block (%) | stuck (%) | left (%) | right (%) "
+             "| balance |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['runs']} x {r['episodes_per_run']} | {interval(r['success'])} | "
+                     f"{interval(r['hit'])} | {interval(r['stuck'])} | {interval(r['left'])} | "
+                     f"{interval(r['right'])} | {np.mean(r['balance_per_run']):.2f} |")
+    lines += ["", "Success rate (%) at each periodic evaluation during training (epoch: mean over runs); the table "
+                  "above is the final one, played again with every path recorded (the run's own final episodes):", ""]
+    lines += [f"- {r['method']}: " + ", ".join(f"{c['epoch']}: {c['success']:.1f}" for c in r["curve"]) for r in rows]
+    if table["improvement"]:
+        lines += ["", "Probability that a run of the method scores a higher success rate than a run of BC "
+                      "[95% interval]:", ""]
+        for pair, value in table["improvement"].items():
+            shown = "shown" if stats.shows_difference(value["ci"]) else "no difference shown"
+            lines.append(f"- P({pair}) = {value['p']:.2f} [{value['ci'][0]:.2f}, {value['ci'][1]:.2f}] ({shown})")
+    lines += ["", "Per-run evaluation noise: the standard error of a run's success rate over its episodes, "
+                  "mean over runs: " + ", ".join(f"{r['method']} {np.mean(r['success_se_per_run']):.1f}"
+                                                  for r in rows) + " (points).", ""]
+    return "\n".join(lines) + "\n"
+
+
+def figure(groups: dict, table: dict, path: str) -> None:
+    """Each method's first run: 16 evaluation paths over the block."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(groups)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 4.2), squeeze=False)
+    rows = {r["method"]: r for r in table["rows"]}
+    for ax, name in zip(axes[0], names):
+        paths, success = groups[name]
+        draw_paths(ax, paths[0][:16], success[0][:16])
+        r = rows[name]
+        ax.set_title(f"{name}\nmean of {r['runs']} runs: success {r['success']['mean']:.0f}%, "
+                     f"hit {r['hit']['mean']:.0f}%", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.suptitle(f"PointFork ({table['preset']}): the first run of each method, 16 evaluation episodes", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    atomic_save_figure(fig, path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--runs", type=int, default=10, help="independent runs per method")
+    parser.add_argument("--ibc-runs", type=int, default=5, help="at most this many for Implicit BC (its slowest)")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[1.0, 10.0, 30.0, 100.0], help="DBC's λ grid")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--workdir", default="", help="folder of the runs (default runs/multimodal_<preset>)")
+    parser.add_argument("--out", default="docs", help="folder of multimodal_<preset>.json, .md, .png")
+    parser.add_argument("--no-train", action="store_true", help="only the finished runs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args()
+    args.workdir = args.workdir or os.path.join("runs", f"multimodal_{args.preset}")
+    table, groups = measure(args)
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"multimodal_{args.preset}")
+    atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
+    atomic_write_text(stem + ".md", markdown(table))
+    if groups:
+        figure(groups, table, stem + ".png")
+    print(markdown(table))
+    print(f"written: {stem}.json, {stem}.md, {stem}.png")
+
+
+if __name__ == "__main__":
+    run_cli(lambda argv: main())
