@@ -84,13 +84,15 @@ def test_touches_block():
     assert touches_block(np.array([[-0.58, 2.0]]))  # 0.08 beside it: the ball's surface touches
 
 
-def test_multimodal_rows_count_each_way_per_run():
+def test_multimodal_rows_count_each_way_per_run(monkeypatch):
     """experiments/multimodal.py's row: per-run shares of each way and of hits, and the balance of the two ways."""
     import os
     import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
     import multimodal
+
+    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)  # the intervals' own accuracy is tests/test_compare.py's
 
     success = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
     modes = np.array([[0, 1, 2, 2], [0, 0, 0, 0]])  # run 1: left, right, stuck x 2; run 2: always left

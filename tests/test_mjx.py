@@ -74,7 +74,8 @@ FREE_RUNNING = {"maze": (STEPS, 1e-6), "halfcheetah": (20, 1e-6), "walker": (STE
 ONE_STEP_TOL = 1e-6
 
 
-@pytest.mark.parametrize("env_name", ["maze", "halfcheetah", "walker"])
+@pytest.mark.parametrize("env_name", ["maze", "halfcheetah",
+                                      pytest.param("walker", marks=pytest.mark.slow)])  # the longest: make test-slow
 def test_twin_follows_c_mujoco_from_the_same_states_and_actions(env_name):
     c = c_rollouts(env_name)
     with jax.enable_x64(True):
@@ -136,6 +137,7 @@ def test_halfcheetah_twin_free_runs_100_steps_under_a_smooth_open_loop_sequence(
 ANT_FORCED_TOL, ANT_FREE_STEPS = 1e-4, 10  # free-running parts chaotically after ~20 steps, as HalfCheetah
 
 
+@pytest.mark.slow  # about a minute alone: in make test-slow, keeping make test under 10 minutes
 def test_antreach_twin_follows_c_mujoco_with_elliptic_friction_cones():
     import mujoco
     from mujoco import mjx
