@@ -13,20 +13,15 @@ A path is classified by the side on which it passes the block (:func:`path_mode`
 
 from __future__ import annotations
 
-import os
-
-import mujoco
 import numpy as np
-from gymnasium import spaces
-from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
+from dbc_jax.envs.maze import PointMassEnv
 from dbc_jax.tasks import TASKS
 
 GOAL = np.array([0.0, 4.0])
 BLOCK_CENTRE = np.array([0.0, 2.0])
 BLOCK_HALF = np.array([0.5, 0.25])  # the block spans x in [-0.5, 0.5], y in [1.75, 2.25]
 SUCCESS_RADIUS = 0.3  # ||position - goal|| <= this is success, and ends the episode
-MAX_SPEED = 5.0  # qvel is clipped to [-5, 5] before each physics step, as in Maze
 MAX_EPISODE_STEPS = TASKS["fork"].horizon  # 200; the expert needs about 90 steps
 MODES = ("left", "right", "stuck")
 
@@ -62,7 +57,7 @@ def fork_xml() -> str:
 """
 
 
-class ForkEnv(MujocoEnv):
+class ForkEnv(PointMassEnv):
     """Reach the goal at (0, 4) past the block at (0, 2), by either side.
 
     Observation (4-D): ``[x, y, vx, vy]``. Action (2-D) in [-1, 1]. Reset: position ``U(-0.1, 0.1) * noise_ratio``
@@ -70,32 +65,20 @@ class ForkEnv(MujocoEnv):
     once within ``SUCCESS_RADIUS`` of the goal, which ends the episode.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 100}
-
     def __init__(self, noise_ratio: float = 1.0, render_mode: str | None = None):
         self.noise_ratio = float(noise_ratio)
-        obs_space = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float64)
-        # MujocoEnv insists on an existing model path; the model itself comes from fork_xml().
-        super().__init__(os.path.abspath(__file__), frame_skip=1, observation_space=obs_space, render_mode=render_mode)
+        super().__init__(4, render_mode)
 
-    def _initialize_simulation(self):
-        model = mujoco.MjModel.from_xml_string(fork_xml())
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        return model, mujoco.MjData(model)
+    def model_xml(self) -> str:
+        return fork_xml()
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate([self.data.qpos, self.data.qvel]).astype(np.float64)
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        self.set_state(self.data.qpos.copy(), np.clip(self.data.qvel, -MAX_SPEED, MAX_SPEED))
-        self.do_simulation(action, self.frame_skip)
-        obs = self._get_obs()
+        obs = self.push(action)
         dist = float(np.linalg.norm(obs[:2] - GOAL))
         success = dist <= SUCCESS_RADIUS
-        if self.render_mode == "human":
-            self.render()
         return obs, float(np.exp(-dist)), success, False, {"success": success, "distance": dist}
 
     def reset_model(self) -> np.ndarray:

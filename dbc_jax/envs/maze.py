@@ -108,7 +108,39 @@ def maze_xml(maze: tuple[str, ...] = MEDIUM_MAZE) -> str:
 """
 
 
-class MazeEnv(MujocoEnv):
+class PointMassEnv(MujocoEnv):
+    """The point mass of D4RL's maze2d, whose model ``model_xml()`` builds: actions clipped to [-1, 1] and the
+    velocity clipped to ``MAX_SPEED`` and written back before each physics step (:meth:`push`). Maze and PointFork
+    (``envs/fork.py``) are this body in different worlds."""
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 100}
+
+    def __init__(self, obs_dim: int, render_mode: str | None = None):
+        obs_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
+        # MujocoEnv insists on an existing model path; the model itself comes from model_xml().
+        super().__init__(os.path.abspath(__file__), frame_skip=1, observation_space=obs_space, render_mode=render_mode)
+
+    def model_xml(self) -> str:
+        raise NotImplementedError
+
+    def _initialize_simulation(self):
+        model = mujoco.MjModel.from_xml_string(self.model_xml())
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        return model, mujoco.MjData(model)
+
+    def push(self, action) -> np.ndarray:
+        """One physics step under ``action``; the new observation."""
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        # D4RL clips the velocity and writes it back into the state before simulating.
+        self.set_state(self.data.qpos.copy(), np.clip(self.data.qvel, -MAX_SPEED, MAX_SPEED))
+        self.do_simulation(action, self.frame_skip)
+        if self.render_mode == "human":
+            self.render()
+        return self._get_obs()
+
+
+class MazeEnv(PointMassEnv):
     """Point-mass navigation to a random target in maze2d-medium.
 
     Observation (6-D): ``[x, y, vx, vy, target_x, target_y]`` in qpos coordinates. Action (2-D) in [-1, 1].
@@ -118,36 +150,23 @@ class MazeEnv(MujocoEnv):
     ``info["success"]`` is True once within ``SUCCESS_RADIUS`` of the target; that step terminates the episode.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 100}
-
     def __init__(self, noise_ratio: float = 1.0, goal_noise_ratio: float = 1.0, render_mode: str | None = None):
         self.noise_ratio = float(noise_ratio)
         self.goal_noise_ratio = float(goal_noise_ratio)
         self.cells = free_cells()
         self.target = self.cells[-1].copy()
-        obs_space = spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float64)
-        # MujocoEnv insists on an existing model path; the model itself comes from maze_xml() below.
-        super().__init__(os.path.abspath(__file__), frame_skip=1, observation_space=obs_space, render_mode=render_mode)
+        super().__init__(6, render_mode)
 
-    def _initialize_simulation(self):
-        model = mujoco.MjModel.from_xml_string(maze_xml())
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        return model, mujoco.MjData(model)
+    def model_xml(self) -> str:
+        return maze_xml()
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate([self.data.qpos, self.data.qvel, self.target]).astype(np.float64)
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        # D4RL clips the velocity and writes it back into the state before simulating.
-        self.set_state(self.data.qpos.copy(), np.clip(self.data.qvel, -MAX_SPEED, MAX_SPEED))
-        self.do_simulation(action, self.frame_skip)
-        obs = self._get_obs()
+        obs = self.push(action)
         dist = float(np.linalg.norm(obs[:2] - self.target))
         success = dist <= SUCCESS_RADIUS
-        if self.render_mode == "human":
-            self.render()
         return obs, float(np.exp(-dist)), success, False, {"success": success, "distance": dist}
 
     def reset_model(self) -> np.ndarray:
