@@ -11,7 +11,7 @@ import pytest
 
 from dbc_jax.data.dataset import load_dataset
 from dbc_jax.envs import fetch
-from dbc_jax.experts.fetch import GRASP, PickPlaceExpert, expert_success_rate
+from dbc_jax.experts.fetch import GRASP, PickPlaceExpert, expert_success_rate, generate_demos
 from dbc_jax.train import evaluate_workdir
 
 
@@ -101,6 +101,23 @@ def test_expert_phases_move_forward_only():
     obs[fetch.OBJECT_REL_POS] = [0.2, 0.0, 0.0]  # the block is far again: the phase does not go back
     np.testing.assert_allclose(expert.act(obs), [6 * 0.2, 0.0, 0.0, -0.005])
     assert expert.phase == GRASP
+
+
+def test_demos_ending_at_success_are_counted_in_steps_and_stop_at_the_first_success():
+    full = generate_demos(num_episodes=3, progress=False)
+    short = generate_demos(end_at_success=True, num_transitions=80, progress=False)
+    assert full.num_transitions == 150 and np.all(np.diff(full.episode_ends, prepend=0) == 50)
+    lengths = np.diff(short.episode_ends, prepend=0)
+    assert short.num_transitions == 80 and len(lengths) == 3, lengths
+    assert 30 <= lengths[0] <= 35 and 30 <= lengths[1] <= 35  # this expert first succeeds at steps 30 to 35
+    assert short.metadata["end_at_success"] and short.metadata["cut_transitions"] > 0
+    # the same reset draws: each short demo is its full one up to and with the step of its first success
+    for k in range(2):
+        start, end = short.episode_ends[k] - lengths[k], short.episode_ends[k]
+        np.testing.assert_array_equal(short.obs[start:end], full.obs[50 * k:50 * k + lengths[k]])
+        distance = np.linalg.norm(short.next_obs[start:end, fetch.OBJECT_POS] - short.next_obs[start:end, fetch.GOAL],
+                                  axis=1)
+        assert distance[-1] < fetch.SUCCESS_DISTANCE and np.all(distance[:-1] >= fetch.SUCCESS_DISTANCE)
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ RULES: tuple[tuple[str, tuple[str, Callable]], ...] = (
     ("data.normalize", boolean()),
     ("data.expert.weights", text()), ("data.expert.stochastic", boolean()),
     ("data.expert.*noise", non_negative()), ("data.expert.min_return", finite()),
-    ("data.expert.num_transitions", integer(0)),
+    ("data.expert.num_transitions", integer(0)), ("data.expert.end_at_success", boolean()),
     # every phase's schedule and optimizer
     ("*.epochs", integer(1)), ("*.batch_size", integer(1)), ("*.log_every_epochs", integer(1)),
     ("*.lr", positive()), ("*.adam_eps", positive()), ("*.grad_clip", non_negative()),

@@ -36,6 +36,9 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c.env.goal_noise_ratio = 1.25  # goal box scale
 
     c.data.num_episodes = 200  # 50-step demos: 10,000 transitions (the paper's count is not published)
+    c.data.expert = ConfigDict()  # demo-generator kwargs (experts/fetch.py)
+    c.data.expert.end_at_success = False  # True: each demo ends at its first success instead of holding to 50 steps
+    c.data.expert.num_transitions = 0  # > 0: demos counted in steps (the last episode cut), not in episodes
 
     c.diffusion.hidden = 1024  # denoiser width (3 hidden layers)
     c.diffusion.epochs = 10000  # pretraining passes over the data

@@ -8,6 +8,13 @@ Four phases, each a proportional controller on the observation, with gain ``GAIN
 4. hold: stay still with the fingers closed until the 50 steps are over.
 The phase only moves forward, checked on each new observation before acting. Recorded actions are the controller's
 unclipped outputs, as in the paper's demos (the env clips to [-1, 1]).
+
+Demos are 50-step episodes by default, as the authors' script writes them (spec 7.2). ``end_at_success`` ends each
+at its first success instead, as an evaluation episode ends; with ``num_transitions`` the demos are counted in
+steps. The authors' file is ``pick_10000_clip.pt``, 10,000 transitions in about 303 episodes
+(ablations_and_tasks.md section 4), i.e. about 33 steps each, which 50-step episodes cannot give and episodes
+ending at success (this expert: 30 to 35 steps) do; docs/results.md ("FetchPick: where the gap to the paper
+comes from") measures both.
 """
 
 from __future__ import annotations
@@ -51,18 +58,29 @@ def _reset_seeds(seed: int, n: int) -> np.ndarray:
 
 
 def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,
-                   goal_noise_ratio: float = fetch.DEFAULT_NOISE_RATIO, progress: bool = True) -> Dataset:
-    """Roll the expert out into ``num_episodes`` demos of exactly 50 steps each (like the paper's: the expert
-    keeps holding after the success that would end an evaluation episode). Episodes in which the object never
-    comes within the success distance of the goal are redrawn and counted in the metadata."""
+                   goal_noise_ratio: float = fetch.DEFAULT_NOISE_RATIO, end_at_success: bool = False,
+                   num_transitions: int = 0, progress: bool = True) -> Dataset:
+    """Roll the expert out into ``num_episodes`` demos of exactly 50 steps each (like the paper's script: the
+    expert keeps holding after the success that would end an evaluation episode), or, with ``end_at_success``,
+    each ending at the step of its first success. ``num_transitions`` > 0 records episodes until that many steps
+    (the last one cut there) instead of counting episodes. Episodes in which the object never comes within the
+    success distance of the goal are redrawn and counted in the metadata."""
     env = fetch.FetchPickEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
     expert = PickPlaceExpert()
+    if num_transitions:  # an upper bound: every episode has a step
+        num_episodes = num_transitions
     max_attempts = 2 * num_episodes + 10
     reset_seeds = _reset_seeds(seed, max_attempts)
     recorder, redrawn = EpisodeRecorder(), 0
-    with tqdm(total=num_episodes, desc="fetchpick demos", unit="ep", disable=not progress) as bar:
+
+    def enough() -> bool:
+        return (recorder.num_transitions >= num_transitions if num_transitions
+                else recorder.num_episodes == num_episodes)
+
+    with tqdm(total=num_transitions or num_episodes, desc="fetchpick demos", unit="step" if num_transitions else "ep",
+              disable=not progress) as bar:
         for attempt in range(max_attempts):
-            if recorder.num_episodes == num_episodes:
+            if enough():
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             expert.reset()
@@ -75,18 +93,22 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
                 ep_next.append(obs)
                 ep_rew.append(reward)
                 succeeded |= success
+                if success and end_at_success:
+                    break
             if not succeeded:
                 redrawn += 1
                 continue
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
-            bar.update(1)
+            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
     env.close()
-    if recorder.num_episodes < num_episodes:
+    if not enough():
         raise RuntimeError(f"the FetchPick expert succeeded in only {recorder.num_episodes} of {max_attempts} "
                            "episodes")
+    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
     return recorder.dataset({"env": "fetchpick", "source": "dbc_jax scripted pick-and-place expert", "seed": seed,
                              "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
-                             "redrawn_episodes": redrawn})
+                             "end_at_success": end_at_success, "num_transitions": num_transitions,
+                             "redrawn_episodes": redrawn, "cut_transitions": cut})
 
 
 def expert_success_rate(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,
