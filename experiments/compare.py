@@ -74,7 +74,7 @@ def cell_config(task: str, data: str, method: str, args, runs: int) -> ConfigDic
     independent = [f"num_seeds={runs}", "workdir=" + os.path.join(args.workdir, f"{task}-{data}_{method}_n{runs}")]
     independent += [f"{model}.shared=False" for model in ("diffusion", "ebm", "vae")]
     return paper_table.cell_config(task, data, method, args.preset, 1, args.paper_data,
-                                   row_settings(task, data, args.preset) + args.set + independent)
+                                   row_settings(task, data, args.preset, args.set) + independent)
 
 
 def portable(config: ConfigDict, data: str) -> dict:
@@ -96,7 +96,7 @@ def recorded_differences(config: ConfigDict, data: str, recorded: dict) -> list[
 
 
 def command(task: str, data: str, method: str, args, runs: int) -> str:
-    overrides = row_settings(task, data, args.preset) + args.set
+    overrides = row_settings(task, data, args.preset) + paper_table.sets_for(task, args.set, keep_scope=True)
     sets = "".join(f" --set {shlex.quote(item)}" for item in overrides)
     return (f"python experiments/compare.py --preset {args.preset} --rows {task}:{data} --methods {method} "
             f"--runs {method}={runs}{sets}")
@@ -557,6 +557,7 @@ def main(argv=None) -> None:
     distributed.initialize_from(args)
     args.runs = parse_runs(args.runs)
     parse_rows(args.rows)  # bad input fails before any training
+    paper_table.sets_for("", args.set)
     if args.readme:
         read_readme(args.readme, README_START, README_END)
     args.workdir = args.workdir or os.path.join("runs", f"compare_{args.preset}")

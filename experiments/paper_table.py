@@ -99,8 +99,26 @@ def parse_rows(items: list[str]) -> list[tuple[str, str]]:
     return rows
 
 
-def row_settings(task: str, data: str, preset: str) -> list[str]:
-    return ROW_SETTINGS.get((task, data), []) if preset == "quick" else []
+def row_settings(task: str, data: str, preset: str, sets: list[str] = ()) -> list[str]:
+    """A row's overrides: its own quick-preset settings, then the ``--set`` items for it (:func:`sets_for`)."""
+    return (ROW_SETTINGS.get((task, data), []) if preset == "quick" else []) + sets_for(task, sets)
+
+
+def sets_for(task: str, items: list[str], keep_scope: bool = False) -> list[str]:
+    """The ``--set`` items that apply to ``task``: ``FIELD=VALUE`` to every task, ``TASK:FIELD=VALUE`` to that
+    task's rows only (a field only some tasks' configs have, e.g. ``fetchpick:data.expert.end_at_success=True``);
+    the scope is dropped unless ``keep_scope`` (for a command line that reproduces the cell)."""
+    out = []
+    for item in items:
+        scope, sep, rest = item.partition(":")
+        if sep and "=" not in scope:
+            if scope not in TASKS:
+                raise ValueError(f"--set {item}: expected [<task>:]<field>=<value> with a task in {', '.join(TASKS)}")
+            if scope == task:
+                out.append(item if keep_scope else rest)
+        else:
+            out.append(item)
+    return out
 
 
 def cell_config(task: str, data: str, method: str, preset: str, seed: int, paper_data: str, overrides: list[str]):
@@ -232,7 +250,7 @@ def table_cells(args) -> tuple[list[tuple[dict, object]], list[dict]]:
         if reason:
             unavailable_rows.append({"task": task, "data": data, "reason": reason})
             continue
-        overrides = row_settings(task, data, args.preset) + args.set
+        overrides = row_settings(task, data, args.preset, args.set)
         for method in args.methods:
             config = cell_config(task, data, method, args.preset, args.seed, args.paper_data, overrides)
             record = {"task": task, "data": data, "method": method, "metric": get_task(task).metric,
@@ -452,7 +470,8 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--paper-data", default=default_paper_data(),
                         help="folder of the released maze.pt, halfcheetah.pt, walker.pt (env DBC_JAX_PAPER_DATA)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
+                        help="a config field for every run, e.g. --set eval.num_episodes=50, or for one task's rows, e.g. "
+                             "--set fetchpick:data.expert.end_at_success=True (repeatable)")
     parser.add_argument("--no-train", action="store_true",
                         help="only finished runs; list the others as missing (an interrupted one with its progress "
                              "and its time left, its speed measured here)")
@@ -475,6 +494,7 @@ def main(argv=None) -> None:
                              "(a GPU: each process gets an equal share of its memory), then write one table")
     args = parser.parse_args(argv)
     parse_rows(args.rows)  # bad input fails before any training
+    sets_for("", args.set)
     if args.workers < 1:
         raise ValueError(f"--workers: expected at least 1, got {args.workers}")
     if distributed.initialize_from(args) and args.workers > 1:

@@ -114,6 +114,20 @@ def test_a_bad_row_is_refused_before_any_training():
         paper_table.main(["--rows", "hopper:ours"])
 
 
+def test_a_set_scoped_to_a_task_applies_to_its_rows_only():
+    items = ["eval.num_episodes=7", "fetchpick:data.expert.end_at_success=True"]
+    assert paper_table.sets_for("fetchpick", items) == ["eval.num_episodes=7", "data.expert.end_at_success=True"]
+    assert paper_table.sets_for("maze", items) == ["eval.num_episodes=7"]
+    assert paper_table.sets_for("fetchpick", items, keep_scope=True) == items
+    fetch = paper_table.cell_config("fetchpick", "ours", "bc", "smoke", 1, "",
+                                    paper_table.row_settings("fetchpick", "ours", "smoke", items))
+    maze = paper_table.cell_config("maze", "ours", "bc", "smoke", 1, "",
+                                   paper_table.row_settings("maze", "ours", "smoke", items))
+    assert fetch.data.expert.end_at_success is True and fetch.eval.num_episodes == maze.eval.num_episodes == 7
+    with pytest.raises(ValueError, match="--set hopper:eval.num_episodes=7: expected \\[<task>:\\]<field>=<value>"):
+        paper_table.main(["--set", "hopper:eval.num_episodes=7", "--no-train"])
+
+
 def test_the_paper_preset_page_says_per_row_whether_it_closes_the_gap():
     """The paragraphs are a pure function of the table's JSON: this preset's mean against quick's and the paper's,
     with the verdict the numbers give (the gap within the two stds added, narrowed, or not)."""
