@@ -15,9 +15,14 @@ from dbc_jax.tasks import Task
 def default_data_path(config: ConfigDict) -> str:
     """The project's own demo file for a config: ``data/<env>_expert_<num_episodes>ep.npz``, or
     ``<num_transitions>tr.npz`` for demos counted in transitions (``data.expert.num_transitions``)."""
-    transitions = config.data.expert.get("num_transitions", 0) if "expert" in config.data else 0
+    transitions = _num_transitions(config)
     size = f"{transitions}tr" if transitions else f"{config.data.num_episodes}ep"
     return os.path.join("data", f"{config.env_name}_expert_{size}.npz")
+
+
+def _num_transitions(config: ConfigDict) -> int:
+    """The demos' size in steps, or 0 where they are counted in episodes."""
+    return config.data.expert.get("num_transitions", 0) if "expert" in config.data else 0
 
 
 def _demo_settings(config: ConfigDict) -> dict:
@@ -56,7 +61,9 @@ def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Da
             print(f"{path} was made with {stale}, this config asks for "
                   f"{ {k: settings[k] for k in stale} }: regenerating.")
         if dataset is None or stale:
-            print(f"Generating {config.data.num_episodes} {config.env_name} demos with the expert into {path}.")
+            transitions = _num_transitions(config)
+            size = f"{transitions} steps of" if transitions else str(config.data.num_episodes)
+            print(f"Generating {size} {config.env_name} demos with the expert into {path}.")
             dataset = load_dataset(make_demos(config, path, progress))
     batch_sizes = {"policy.batch_size": config.policy.batch_size}
     if config_lib.pretrains_model(config):
