@@ -22,7 +22,7 @@ TASKS        = $(shell $(PYTHON) dbc_jax/tasks.py)
 EXPERT_TASKS = $(shell $(PYTHON) dbc_jax/tasks.py --expert=sac)
 
 .DEFAULT_GOAL := help
-.PHONY: help check-env install train eval video demos export-minari expert test test-slow bench generalization paper-table compare ablation-models sweep manifold multimodal clean
+.PHONY: help check-env install train eval video demos export-minari expert test test-slow bench generalization paper-table compare ablation-models sweep manifold multimodal agent-data clean
 
 help:  ## list the targets
 	@echo "dbc_jax -- Diffusion Model-Augmented Behavioral Cloning in JAX"
@@ -51,6 +51,7 @@ help:  ## list the targets
 	@echo "                                                   a grid of config fields, vmapped in one program (table + plot)"
 	@echo "  make manifold                                    manifold overfitting: BC, DBC, its term alone, DP vs state dimension"
 	@echo "  make multimodal [PRESET=quick] [ARGS='--runs 10']  two ways past a block (ENV=fork): BC, DBC's λ, DP, IBC, each path's way"
+	@echo "  make agent-data [PRESET=quick] [ARGS='--runs 10']  demos mixed with 0/25/50% agent steps (Maze, HalfCheetah): BC, DBC, DP"
 	@echo "  make install [GPU=1]                             create $(VENV) and install dbc_jax with the dev extra"
 	@echo "                                                   (GPU=1: and jax's CUDA 12 build; works on any target)"
 	@echo "  make clean                                       remove $(VENV), runs/ and data/"
@@ -118,6 +119,9 @@ manifold: install
 
 multimodal: install
 	$(PY) experiments/multimodal.py --preset $(PRESET) $(ARGS)
+
+agent-data: install
+	$(PY) experiments/agent_data.py --preset $(PRESET) $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs data

@@ -79,6 +79,23 @@ class Dataset:
             raise
 
 
+def concatenate(parts: list[Dataset], metadata: dict) -> Dataset:
+    """The episodes of ``parts``, in order, as one dataset (e.g. expert demos and agent episodes mixed); the
+    optional fields are kept only where every part has them."""
+    dims = {(p.obs_dim, p.act_dim) for p in parts}
+    if len(dims) != 1:
+        raise DatasetError(f"cannot concatenate datasets of different (obs_dim, act_dim): {sorted(dims)}")
+    offsets = np.cumsum([0] + [p.num_transitions for p in parts[:-1]])
+
+    def joined(field: str):
+        arrays = [getattr(p, field) for p in parts]
+        return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+    return Dataset(obs=joined("obs"), actions=joined("actions"),
+                   episode_ends=np.concatenate([p.episode_ends + o for p, o in zip(parts, offsets)]).astype(np.int64),
+                   metadata=metadata, next_obs=joined("next_obs"), rewards=joined("rewards"))
+
+
 class EpisodeRecorder:
     """An expert's kept episodes, one at a time, as one :class:`Dataset` (every generator of demos records this
     way: observation, action, next observation and reward per step, the episode's end after it)."""

@@ -69,7 +69,7 @@ def weights_sha256(env_name: str, weights: str = "") -> str:
 def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress: bool = True,
                    weights: str = "", min_return: float | None = None, stochastic: bool = False,
                    dart_noise: float = 0.0, num_transitions: int = 0, expert_sha256: str = "",
-                   **env_kwargs) -> Dataset:
+                   action_noise: float = 0.0, keep_failures: bool = False, **env_kwargs) -> Dataset:
     """Roll the expert out for ``num_episodes`` episodes (to the task's horizon unless the env ends one).
 
     Episodes whose return is below ``min_return`` (None: no bar), or, on a task whose metric is success, that do
@@ -78,7 +78,9 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     paper's demos hold no such episode. ``stochastic`` records actions sampled from the expert's Gaussian instead
     of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
     ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
-    action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``num_transitions`` > 0 stops at
+    action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``action_noise`` = sigma executes
+    and records the expert's action plus N(0, sigma^2): non-expert (agent) data, labelled with the noisy actions;
+    with ``keep_failures`` no episode is redrawn (for its return or for failing). ``num_transitions`` > 0 stops at
     exactly that many transitions instead (the authors' files hold 10,000 on the success tasks, whose episodes end
     early on HandRotate): whole kept episodes, the last one cut; ``num_episodes`` then only bounds the attempts (10
     per episode). ``expert_sha256``, if given, must match the weights (a guard against demos of a stale expert). ``env_kwargs`` (the config's ``env`` section, e.g.
@@ -90,6 +92,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         raise ValueError(f"expert_sha256 {expert_sha256[:12]}... does not match the weights ({sha[:12]}...)")
     action_key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
     noise_key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+    agent_key = jax.random.fold_in(jax.random.PRNGKey(seed), 3)
     task = get_task(env_name)
     act_dim, successful_only = task.act_dim, task.metric == "success"
     env = gym.make(task.env_id, **env_kwargs)
@@ -113,6 +116,9 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             while not done:
                 i = attempt * 100_000 + len(ep_obs)
                 action = expert(obs, action_key, i)
+                if action_noise:
+                    action = action + action_noise * np.asarray(
+                        jax.random.normal(jax.random.fold_in(agent_key, i), (act_dim,)), np.float32)
                 ep_obs.append(obs)
                 ep_act.append(action)
                 if dart_noise:
@@ -123,7 +129,9 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                 ep_rew.append(reward)
                 total += reward
                 done = terminated or truncated
-            if (min_return is not None and total < min_return) or (successful_only and not info.get("success", False)):
+            failed = ((min_return is not None and total < min_return)
+                      or (successful_only and not info.get("success", False)))
+            if failed and not keep_failures:
                 redrawn += 1
                 continue
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
@@ -138,7 +146,8 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
               f"{_card_score(card)} on its card's {card['eval_episodes']} evaluation episodes)")
     return recorder.dataset({"env": env_name, "source": source, "seed": seed, "weights": weights,
                              "expert_sha256": sha, "min_return": min_return, "stochastic": stochastic,
-                             "dart_noise": dart_noise, "num_transitions": num_transitions,
+                             "dart_noise": dart_noise, "action_noise": action_noise, "keep_failures": keep_failures,
+                             "num_transitions": num_transitions,
                              "last_episode_cut_by": cut, "redrawn_episodes": redrawn, **env_kwargs,
                              "episode_returns": [float(r) for r in returns]})
 

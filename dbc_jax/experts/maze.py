@@ -75,6 +75,8 @@ def generate_demos(
     noise_ratio: float = 1.0,
     goal_noise_ratio: float = 1.0,
     action_noise: float = 0.5,
+    keep_failures: bool = False,
+    num_transitions: int = 0,
     progress: bool = True,
 ) -> Dataset:
     """Roll the expert out into a :class:`Dataset` of ``num_episodes`` complete demos.
@@ -82,15 +84,23 @@ def generate_demos(
     ``action_noise``: std of Gaussian noise added to the expert's action before clipping, as D4RL's noisy
     generator does; 0.5 reproduces the action statistics of the paper's ``maze.pt`` (saturated fraction 0.34,
     std of consecutive differences 0.59). Episodes whose start cell is the target cell are redrawn (the paper's demos have none), and so is the rare
-    episode the expert does not finish within the env's 400 steps, so every demo is a complete success.
+    episode the expert does not finish within the env's 400 steps, so every demo is a complete success; with
+    ``keep_failures`` such an episode is kept, all 400 steps (agent data: a large ``action_noise`` makes the expert
+    a mediocre agent). ``num_transitions`` > 0 records episodes until that many steps, the last one cut.
     """
     env = MazeEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
     rng = np.random.default_rng(seed)
     expert = WaypointExpert(rng)
     recorder = EpisodeRecorder()
-    redrawn = 0
-    with tqdm(total=num_episodes, desc="maze demos", unit="ep", disable=not progress) as bar:
-        while recorder.num_episodes < num_episodes:
+    redrawn = kept_failures = 0
+
+    def enough() -> bool:
+        return (recorder.num_transitions >= num_transitions if num_transitions
+                else recorder.num_episodes >= num_episodes)
+
+    with tqdm(total=num_transitions or num_episodes, desc="maze demos", unit="step" if num_transitions else "ep",
+              disable=not progress) as bar:
+        while not enough():
             obs, _ = env.reset(seed=int(rng.integers(2**31)))
             if np.array_equal(np.round(obs[:2]), np.round(obs[4:])):
                 redrawn += 1
@@ -110,13 +120,18 @@ def generate_demos(
                 if expert.done(obs[:2]):
                     break
             else:
-                redrawn += 1
-                continue
+                if not keep_failures:
+                    redrawn += 1
+                    continue
+                kept_failures += 1
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
-            bar.update(1)
+            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
+    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
+    extra = {"keep_failures": True, "failed_episodes": kept_failures} if keep_failures else {}
+    extra.update({"num_transitions": num_transitions, "cut_transitions": cut} if num_transitions else {})
     return recorder.dataset({"env": "maze", "source": "dbc_jax scripted waypoint expert", "seed": seed,
                              "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
-                             "action_noise": action_noise, "redrawn_episodes": redrawn})
+                             "action_noise": action_noise, "redrawn_episodes": redrawn, **extra})
 
 
 def expert_success_rate(num_episodes: int = 200, seed: int = 0, action_noise: float = 0.5) -> float:

@@ -1,0 +1,266 @@
+"""Learning from agent data (the paper's future work): how BC, DBC and Diffusion Policy degrade when the expert's
+demos come mixed with a non-expert agent's episodes.
+
+The agent is the task's own expert made mediocre by heavy action noise, executed and recorded (its labels are the
+noisy actions), its failed episodes kept (``AGENTS``). The expert's demos stay whole and the agent's episodes are
+added, so that they are 0%, 25% or 50% of the mixed file's transitions: a share changes only what was added, never
+how much expert data there is. Each (task, share, method) cell is N independent runs (seeds 1..N, DBC with a
+diffusion model per run, ``diffusion.shared=False``), trained on the mixed file as a user would (normalized with its
+own statistics). Per cell: the final score's mean and IQM over runs with 95% stratified-bootstrap intervals (rliable,
+``dbc_jax/stats.py``); per task and method, the probability that a run at 0% beats a run at each share (did the
+agent data hurt?); per task and share, P(DBC > BC) and P(DBC > DP).
+
+    python experiments/agent_data.py [--preset quick] [--runs 10] [--tasks maze halfcheetah] [--shares 0 25 50]
+                                     [--methods bc dbc dp] [--set FIELD=VALUE] [--no-train]
+
+A finished cell is reused, an interrupted one resumed. The mixed files go to ``data/agent_data/``, the runs to
+``runs/agent_data_<preset>/``; writes ``docs/agent_data_<preset>.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+
+import numpy as np
+
+import dbc_jax
+from dbc_jax import stats
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.data import concatenate, load_dataset
+from dbc_jax.demos import prepare_dataset
+from dbc_jax.errors import run_cli
+from dbc_jax.experts import generate_demos
+from dbc_jax.provenance import code_version, hardware
+from dbc_jax.tasks import get_task
+from dbc_jax.workdir import saved_results
+
+METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
+# The agent of each task: its expert with this much action noise, executed and recorded, failures kept.
+AGENTS = {
+    "maze": {"action_noise": 2.0},  # N(0, 2^2) before the [-1, 1] clip: the scripted expert solves ~68%, not 100%
+    "halfcheetah": {"action_noise": 0.5},  # N(0, 0.5^2) on the SAC expert's action: return ~2,400, not ~5,200
+}
+TITLES = {"maze": "Maze (our demos)", "halfcheetah": "HalfCheetah (our demos)"}
+AGENT_SEED = 1000  # the agent's episodes never share a reset draw with the expert's demos (data.seed 0)
+BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+
+
+def base_config(task: str, method: str, args) -> dbc_jax.configs.ConfigDict:
+    config = dbc_jax.get_config(task, args.preset)
+    config.algo = method
+    config.num_seeds = args.runs
+    config.diffusion.shared = False  # a run is the unit: each its own diffusion model
+    dbc_jax.configs.set_fields(config, args.set)
+    return config
+
+
+def mixed_demos(task: str, share: int, args) -> tuple[str, dict]:
+    """The task's expert demos plus agent episodes making ``share`` % of the transitions: (path, what it holds).
+    Share 0 is the expert's own file. A mixed file is remade when it was made from other demos or settings."""
+    config = dbc_jax.configs.resolve(base_config(task, "bc", args))
+    expert = prepare_dataset(config, get_task(task), progress=not args.quiet)
+    expert_path = dbc_jax.demos.default_data_path(config)
+    info = {"expert_file": expert_path, "expert_transitions": expert.num_transitions,
+            "expert_episodes": expert.num_episodes}
+    if share == 0:
+        return expert_path, {**info, "agent_transitions": 0}
+    agent_transitions = int(round(expert.num_transitions * share / (100 - share)))
+    settings = {**config.env, **(config.data.expert.to_dict() if "expert" in config.data else {}), **AGENTS[task],
+                "seed": AGENT_SEED, "keep_failures": True, "num_transitions": agent_transitions}
+    path = os.path.join("data", "agent_data", f"{task}_agent{share}pct.npz")
+    wanted = {"share_percent": share, "agent_settings": settings, **info,
+              "expert_digest": _digest(expert.actions)}
+    if os.path.exists(path):
+        made = load_dataset(path).metadata
+        if {k: made.get(k) for k in wanted} == json.loads(json.dumps(wanted)):
+            return path, made
+    print(f"Generating {agent_transitions} steps of {task} agent episodes ({AGENTS[task]}) for a {share}% mix.")
+    agent = generate_demos(task, progress=not args.quiet, **settings)
+    metadata = {**wanted, "agent": _agent_quality(task, agent), "source": "experiments/agent_data.py"}
+    concatenate([expert, agent], metadata).save(path)
+    return path, metadata
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def _agent_quality(task: str, agent) -> dict:
+    """How good the agent's added episodes are: their success share (success tasks) or mean return."""
+    meta = agent.metadata
+    quality = {"episodes": agent.num_episodes, "transitions": agent.num_transitions}
+    if get_task(task).metric == "success":
+        quality["success_percent"] = 100.0 * (1 - meta.get("failed_episodes", 0) / agent.num_episodes)
+    else:
+        quality["mean_return"] = float(np.mean(meta["episode_returns"]))
+    return quality
+
+
+def run_config(task: str, share: int, method: str, data_path: str, args) -> dbc_jax.configs.ConfigDict:
+    config = base_config(task, method, args)
+    if share:
+        config.data.path = data_path
+    config.workdir = os.path.join(args.workdir, f"{task}_agent{share}_{method}_n{args.runs}")
+    return dbc_jax.configs.resolve(config)
+
+
+def measure(args) -> dict:
+    cells, mixes, missing = [], {}, []
+    for task in args.tasks:
+        metric = get_task(task).metric
+        for share in args.shares:
+            path, mix = mixed_demos(task, share, args)
+            mixes[f"{task}:{share}"] = mix
+            for method in args.methods:
+                config = run_config(task, share, method, path, args)
+                if saved_results(config) is None:
+                    if args.no_train:
+                        missing.append(f"{task} {share}% {METHODS[method]} ({config.workdir})")
+                        continue
+                    print(f"\n== {task}, {share}% agent data, {METHODS[method]}: {args.runs} runs -> {config.workdir}")
+                    dbc_jax.train(config, progress=not args.quiet)
+                saved = saved_results(config)
+                scale = 100.0 if metric == "success" else 1.0
+                episodes = np.asarray(saved["episodes"][metric], np.float64) * scale
+                scores = np.asarray(saved["per_member"], np.float64)
+                cells.append({"task": task, "share": share, "method": method, "metric": metric,
+                              "runs": scores.tolist(), "episodes_per_run": int(episodes.shape[1]),
+                              "stderr_per_run": (episodes.std(1, ddof=1) / np.sqrt(episodes.shape[1])).tolist(),
+                              "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
+                              "workdir": config.workdir, "timings": saved.get("timings", {}),
+                              "code": saved.get("code", [])})
+    return {"preset": args.preset, "runs": args.runs, "shares": args.shares, "agents": AGENTS, "set": args.set,
+            "cells": cells, "mixes": mixes, "missing": missing, "comparisons": comparisons(cells),
+            "bootstrap": BOOTSTRAP, "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}
+
+
+def comparisons(cells: list[dict]) -> list[dict]:
+    """P(a run at 0% beats a run at share s) per task and method; P(DBC > BC), P(DBC > DP) per task and share."""
+    by = {(c["task"], c["share"], c["method"]): c["runs"] for c in cells}
+    reps, seed = BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"]
+    out = []
+    for (task, share, method), runs in by.items():
+        clean = by.get((task, 0, method))
+        if share and clean is not None:
+            out.append({"task": task, "share": share, "pair": f"{METHODS[method]} at 0% > at {share}%",
+                        **stats.probability_of_improvement(clean, runs, reps, seed)})
+        if method == "dbc":
+            for other in ("bc", "dp"):
+                if (task, share, other) in by:
+                    out.append({"task": task, "share": share, "pair": f"DBC > {METHODS[other]}",
+                                **stats.probability_of_improvement(runs, by[(task, share, other)], reps, seed)})
+    return out
+
+
+def interval(cell: dict, digits: int) -> str:
+    return f"{cell['mean']:.{digits}f} [{cell['mean_ci'][0]:.{digits}f}, {cell['mean_ci'][1]:.{digits}f}]"
+
+
+def markdown(table: dict) -> str:
+    lines = [f"# Learning from agent data, preset `{table['preset']}`", "",
+             f"Generated by `experiments/agent_data.py` from `agent_data_{table['preset']}.json` (beside this file); "
+             f"{table['date']}, {table['hardware']}, code {table['code']}; do not edit by hand.", "",
+             "The expert's demos whole, plus a non-expert agent's episodes making the share of the transitions in the "
+             "first column. The agent is the task's expert with heavy action noise, executed and recorded, failures "
+             "kept: " + "; ".join(f"{t}: action noise σ {a['action_noise']}" for t, a in table["agents"].items())
+             + ". Each cell: " + f"{table['runs']} independent runs (DBC: a diffusion model per run), each run's "
+             "final evaluation; mean over runs [95% stratified-bootstrap interval] (rliable)."
+             + (f" Overrides: `{' '.join(table['set'])}`." if table["set"] else ""), ""]
+    for task in dict.fromkeys(c["task"] for c in table["cells"]):
+        cells = [c for c in table["cells"] if c["task"] == task]
+        metric = cells[0]["metric"]
+        digits = 1 if metric == "success" else 0
+        methods = list(dict.fromkeys(c["method"] for c in cells))
+        lines += [f"## {TITLES[task]}", "",
+                  f"{'Success rate (%)' if metric == 'success' else 'Return'}, {cells[0]['episodes_per_run']} "
+                  "evaluation episodes per run.", "",
+                  "| agent share | demo file | " + " | ".join(METHODS[m] for m in methods) + " |",
+                  "|---|---|" + "---|" * len(methods)]
+        for share in dict.fromkeys(c["share"] for c in cells):
+            mix = table["mixes"][f"{task}:{share}"]
+            agent = mix.get("agent", {})
+            what = f"{mix['expert_transitions']:,} expert"
+            if agent:
+                quality = (f"{agent['success_percent']:.0f}% successful" if "success_percent" in agent
+                           else f"mean return {agent['mean_return']:.0f}")
+                what += f" + {agent['transitions']:,} agent steps ({agent['episodes']} episode{'s' * (agent['episodes'] != 1)}, {quality})"
+            row = {c["method"]: c for c in cells if c["share"] == share}
+            lines.append(f"| {share}% | {what} | "
+                         + " | ".join(interval(row[m]["score"], digits) if m in row else "–" for m in methods) + " |")
+        pairs = [p for p in table["comparisons"] if p["task"] == task]
+        if pairs:
+            lines += ["", "Probability that a run of the first beats a run of the second [95% interval]:", ""]
+            for p in pairs:
+                shown = "shown" if stats.shows_difference(p["ci"]) else "no difference shown"
+                where = "" if "%" in p["pair"] else f" at {p['share']}%"
+                lines.append(f"- P({p['pair']}){where} = {p['p']:.2f} [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}] ({shown})")
+        noise = ", ".join(f"{METHODS[c['method']]} {c['share']}% {np.mean(c['stderr_per_run']):.{digits}f}"
+                          for c in cells)
+        lines += ["", f"Per-run evaluation noise (standard error over a run's episodes, mean over runs): {noise}.", ""]
+    if table["missing"]:
+        lines += ["## Not trained yet", ""] + [f"- {m}" for m in table["missing"]] + [""]
+    return "\n".join(lines) + "\n"
+
+
+def figure(table: dict, path: str) -> None:
+    """Per task: each method's mean score [95% CI] against the agent share."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(c["task"] for c in table["cells"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        cells = [c for c in table["cells"] if c["task"] == task]
+        for k, method in enumerate(dict.fromkeys(c["method"] for c in cells)):
+            mine = sorted((c for c in cells if c["method"] == method), key=lambda c: c["share"])
+            x = np.array([c["share"] for c in mine]) + (k - 1) * 0.8  # side by side, not on top of each other
+            mean = np.array([c["score"]["mean"] for c in mine])
+            ci = np.array([c["score"]["mean_ci"] for c in mine]).T
+            ax.errorbar(x, mean, yerr=[mean - ci[0], ci[1] - mean], marker="o", capsize=3, label=METHODS[method])
+        ax.set(xlabel="agent share of the transitions (%)", title=TITLES[task],
+               ylabel="success rate (%)" if cells[0]["metric"] == "success" else "return")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Agent data ({table['preset']}): mean over {table['runs']} runs, 95% CI", fontsize=10)
+    fig.tight_layout()
+    atomic_save_figure(fig, path, dpi=90)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--runs", type=int, default=10, help="independent runs per cell")
+    parser.add_argument("--tasks", nargs="+", default=list(AGENTS), choices=list(AGENTS))
+    parser.add_argument("--shares", type=int, nargs="+", default=[0, 25, 50],
+                        help="agent share of the transitions, in percent (0 to 90)")
+    parser.add_argument("--methods", nargs="+", default=["bc", "dbc", "dp"], choices=list(METHODS))
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
+    parser.add_argument("--workdir", default="", help="folder of the runs (default runs/agent_data_<preset>)")
+    parser.add_argument("--out", default="docs", help="folder of agent_data_<preset>.json, .md, .png")
+    parser.add_argument("--no-train", action="store_true", help="only the finished cells")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.runs < 2 or any(not 0 <= s <= 90 for s in args.shares):
+        parser.error("--runs must be at least 2 and every --shares value within 0..90")
+    for task in args.tasks:  # a bad --set fails here, before any demo or training
+        base_config(task, args.methods[0], args)
+    args.workdir = args.workdir or os.path.join("runs", f"agent_data_{args.preset}")
+    table = measure(args)
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"agent_data_{args.preset}")
+    atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
+    atomic_write_text(stem + ".md", markdown(table))
+    if table["cells"]:
+        figure(table, stem + ".png")
+    print(markdown(table))
+    print(f"written: {stem}.json, {stem}.md" + (f", {stem}.png" if table["cells"] else ""))
+
+
+if __name__ == "__main__":
+    run_cli(lambda argv: main(argv[1:]))

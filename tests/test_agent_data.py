@@ -1,0 +1,73 @@
+"""Agent data: the non-expert episodes (noisy, failures kept, counted in steps) and how they are mixed with the demos."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from dbc_jax.data import Dataset, DatasetError, concatenate, load_dataset
+from dbc_jax.experts import learned, maze
+
+
+def test_concatenate_keeps_every_episode_in_order():
+    a = Dataset(obs=np.zeros((5, 2), np.float32), actions=np.zeros((5, 1), np.float32),
+                episode_ends=np.array([2, 5]), rewards=np.ones(5, np.float32))
+    b = Dataset(obs=np.ones((3, 2), np.float32), actions=np.ones((3, 1), np.float32), episode_ends=np.array([3]),
+                rewards=np.full(3, 2.0, np.float32))
+    both = concatenate([a, b], {"what": "mix"})
+    np.testing.assert_array_equal(both.episode_ends, [2, 5, 8])
+    np.testing.assert_array_equal(both.obs[5:], 1.0)
+    np.testing.assert_array_equal(both.rewards, [1] * 5 + [2] * 3)
+    assert both.next_obs is None and both.metadata == {"what": "mix"}  # a field one part lacks is dropped
+    with pytest.raises(DatasetError, match=r"different \(obs_dim, act_dim\): \[\(2, 1\), \(3, 1\)\]"):
+        concatenate([a, Dataset(obs=np.zeros((1, 3), np.float32), actions=np.zeros((1, 1), np.float32),
+                                episode_ends=np.array([1]))], {})
+
+
+def test_maze_agent_keeps_its_failures_and_is_counted_in_steps():
+    agent = maze.generate_demos(num_transitions=3000, action_noise=4.0, keep_failures=True, seed=1, progress=False)
+    lengths = np.diff(agent.episode_ends, prepend=0)
+    assert agent.num_transitions == 3000
+    failed = agent.metadata["failed_episodes"]
+    assert failed >= 1 and np.sum(lengths[:-1] == maze.MAX_EPISODE_STEPS) >= failed - 1  # failures run to the limit
+    # labels are the executed noisy actions: most are saturated at the clip, unlike the expert's own
+    assert np.mean(np.abs(agent.actions) == 1.0) > 0.6
+    expert = maze.generate_demos(num_episodes=5, seed=1, progress=False)
+    assert "keep_failures" not in expert.metadata and np.mean(np.abs(expert.actions) == 1.0) < 0.5
+
+
+def test_halfcheetah_agent_records_the_noisy_actions_it_executes():
+    agent = learned.generate_demos("halfcheetah", num_transitions=200, action_noise=0.5, keep_failures=True,
+                                   progress=False)
+    policy, _ = learned.load_expert("halfcheetah")
+    clean = np.stack([policy(o, None, 0) for o in agent.obs])
+    residual = agent.actions - clean
+    assert agent.num_transitions == 200 and agent.metadata["action_noise"] == 0.5
+    assert 0.45 < residual.std() < 0.55 and abs(residual.mean()) < 0.05  # N(0, 0.5^2) on 1,200 numbers
+    dart = learned.generate_demos("halfcheetah", num_transitions=50, dart_noise=0.5, progress=False)
+    np.testing.assert_allclose(dart.actions, np.stack([policy(o, None, 0) for o in dart.obs]), atol=1e-5)
+
+
+@pytest.fixture
+def agent_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # data/ and runs/ of this test only
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    import agent_data
+
+    yield agent_data
+    sys.path.pop(0)
+
+
+def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data):
+    args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True})()
+    path, mix = agent_data.mixed_demos("maze", 25, args)
+    demos = load_dataset(path)
+    expert = load_dataset(mix["expert_file"])
+    agent_steps = demos.num_transitions - expert.num_transitions
+    assert agent_steps == round(expert.num_transitions / 3)  # 25% of the mixed file's transitions
+    np.testing.assert_array_equal(demos.obs[:expert.num_transitions], expert.obs)  # the demos whole, first
+    assert mix["agent"]["transitions"] == agent_steps and 0 < mix["agent"]["success_percent"] < 100
+    made = os.path.getmtime(path)
+    assert agent_data.mixed_demos("maze", 25, args)[0] == path and os.path.getmtime(path) == made  # reused
+    assert agent_data.mixed_demos("maze", 0, args)[0] == mix["expert_file"]  # 0%: the expert's own file
