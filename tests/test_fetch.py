@@ -159,3 +159,17 @@ def test_generalization_table_puts_ours_beside_the_paper(generalization):
         "1.0": [100.0, 50.0, 75.0], "2.0": [25.0, 0.0, 50.0]}}}})
     assert "| BC (ours) | 75.0 ± 20.4 | 25.0 ± 20.4 |" in table
     assert "| BC (paper) | 92.4 ± 8.5 | 67.4 ± 8.2 |" in table
+
+
+def test_the_official_counting_favours_short_successes_and_nothing_else():
+    """experiments/fetchpick_gap.py's replay of the official stopping rule (10 envs, stop at 100 finished)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    try:
+        import fetchpick_gap
+    finally:
+        sys.path.pop(0)
+    count = fetchpick_gap.official_count
+    rng = np.random.default_rng(0)
+    assert count(np.array([1.0, 0.0]), np.array([30.0, 30.0]), rng, 2000) == pytest.approx(50.0, abs=0.5)
+    assert count(np.array([1.0, 0.0]), np.array([10.0, 50.0]), rng, 2000) > 52.0  # short successes over-counted
+    assert count(np.array([1.0, 0.0]), np.array([50.0, 10.0]), rng, 2000) < 48.0  # and short failures likewise
