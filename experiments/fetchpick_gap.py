@@ -11,7 +11,8 @@ Four measurements, each written to ``docs/fetchpick_gap.{json,md}``:
 2. **Both kinds of demos, trained.** BC and DBC, N independent runs each (DBC: a diffusion model per run), at the
    ``quick`` preset on (a) our default demos (200 episodes x 50 steps, the last ~18 of each holding still at the
    goal) and (b) demos that end at their first success, 10,000 steps (``data.expert.end_at_success``,
-   ``num_transitions``), through ``experiments/compare.py``. Reported: each cell's mean [95% CI] and P(b > a).
+   ``num_transitions``), through ``experiments/compare.py``. Reported: each cell's mean [95% CI], P(b > a), and
+   the success at each periodic evaluation (how much the score depends on where training stops).
 3. **The size of DBC's term.** From the DBC runs' training logs: the BC term (MSE), λ times the diffusion term, and
    the diffusion model's loss on expert pairs, at the end of policy training.
 4. **The official evaluation's counting.** The official loop stops once 100 episodes have finished in 10 parallel
@@ -117,6 +118,9 @@ def measure(args) -> dict:
                 success, length = (np.asarray(episodes[k], np.float64) for k in ("success", "length"))
                 row["official_count"] = [official_count(s, n, rng, OFFICIAL["draws"]) for s, n in zip(success, length)]
                 row["mean_length"] = float(length.mean())
+                row["curve"] = [{"epoch": r["epoch"], "success": 100 * float(np.mean(r["success"]))}
+                                for r in MetricsLog(os.path.join(workdir, "metrics.jsonl")).records()
+                                if r["phase"] == "eval"]
                 if method == "dbc":
                     row["terms"] = term_sizes(workdir, cell["config"]["diffusion"]["coeff"])
             entry["cells"][method] = row
@@ -168,6 +172,13 @@ def markdown(table: dict) -> str:
         for name, p in table["pairs"].items():
             shown = "shown" if stats.shows_difference(p["ci"]) else "no difference shown"
             lines.append(f"- P({name}) = {p['p']:.2f} [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}] ({shown})")
+    curves = [(entry["label"], m, cell["curve"]) for entry in table["variants"].values()
+              for m, cell in entry["cells"].items() if cell.get("curve")]
+    if curves:
+        lines += ["", "Success at each periodic evaluation (policy epoch: mean over the runs); the table above is the "
+                      "last one:", ""]
+        lines += [f"- {label}, {m.upper()}: " + ", ".join(f"{c['epoch']}: {c['success']:.1f}" for c in curve)
+                  for label, m, curve in curves]
     lines += ["", "Each cell's command, code and wall time:", ""]
     for variant, entry in table["variants"].items():
         for method, cell in entry["cells"].items():
