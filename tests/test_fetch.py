@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import dbc_jax
 from dbc_jax.data.dataset import load_dataset
 from dbc_jax.envs import fetch
 from dbc_jax.experts.fetch import GRASP, PickPlaceExpert, expert_success_rate, generate_demos
@@ -173,3 +174,16 @@ def test_the_official_counting_favours_short_successes_and_nothing_else():
     assert count(np.array([1.0, 0.0]), np.array([30.0, 30.0]), rng, 2000) == pytest.approx(50.0, abs=0.5)
     assert count(np.array([1.0, 0.0]), np.array([10.0, 50.0]), rng, 2000) > 52.0  # short successes over-counted
     assert count(np.array([1.0, 0.0]), np.array([50.0, 10.0]), rng, 2000) < 48.0  # and short failures likewise
+
+
+def test_a_fetchpick_run_from_before_the_demo_options_is_still_the_same_run():
+    """A config.json written before ``data.expert`` existed (50-step demos) matches today's default config, and
+    not one whose demos end at success."""
+    from dbc_jax.workdir import config_differences
+
+    config = dbc_jax.configs.resolve(dbc_jax.get_config("fetchpick", "quick"))
+    old = json.loads(config.to_json())
+    del old["data"]["expert"]
+    assert config_differences(config, dbc_jax.configs.upgrade(old)) == []
+    config.data.expert.end_at_success = True
+    assert config_differences(config, dbc_jax.configs.upgrade(old)) == ["data"]

@@ -100,11 +100,13 @@ def upgrade(saved: dict) -> dict:
     written before the joint-model component had a ``dm`` section,
     ``policy.coeff_dm`` and ``policy.agent_expert_normalization``: they become ``diffusion`` (with ``coeff`` and
     ``term``), and the other models' sections come from the task's defaults. Runs from before ``data.normalize``
-were normalized."""
+were normalized. FetchPick runs from before its demo options (``data.expert``) had 50-step demos."""
     saved = json.loads(json.dumps(saved))
     saved.setdefault("grid", {"coeff": [], "coeff_bc": [], "lr": []})  # runs from before grids: one point
     saved["data"].setdefault("normalize", True)  # runs from before the option were all normalized
     saved.setdefault("log", {"tensorboard": False, "wandb": False})  # runs from before event files wrote none
+    if saved.get("env_name") == "fetchpick":  # runs from before FetchPick's demo options: 50-step demos
+        saved["data"].setdefault("expert", {"end_at_success": False, "num_transitions": 0})
     if "dm" not in saved:
         return saved
     diffusion, policy = saved.pop("dm"), saved["policy"]
