@@ -3,6 +3,7 @@ made with other settings, and the check of any demos against the task before tra
 
 from __future__ import annotations
 
+import inspect
 import os
 
 from ml_collections import ConfigDict
@@ -14,15 +15,25 @@ from dbc_jax.tasks import Task
 
 def default_data_path(config: ConfigDict) -> str:
     """The project's own demo file for a config: ``data/<env>_expert_<num_episodes>ep.npz``, or
-    ``<num_transitions>tr.npz`` for demos counted in transitions (``data.expert.num_transitions``)."""
+    ``<num_transitions>tr.npz`` for demos counted in transitions (``data.expert.num_transitions``); ``_to_success``
+    before ``.npz`` for demos that end at their first success (``data.expert.end_at_success``)."""
     transitions = _num_transitions(config)
     size = f"{transitions}tr" if transitions else f"{config.data.num_episodes}ep"
-    return os.path.join("data", f"{config.env_name}_expert_{size}.npz")
+    to_success = "_to_success" if "expert" in config.data and config.data.expert.get("end_at_success") else ""
+    return os.path.join("data", f"{config.env_name}_expert_{size}{to_success}.npz")
 
 
 def _num_transitions(config: ConfigDict) -> int:
     """The demos' size in steps, or 0 where they are counted in episodes."""
     return config.data.expert.get("num_transitions", 0) if "expert" in config.data else 0
+
+
+def _generator_defaults(env_name: str) -> dict:
+    """The defaults of the task's demo generator: a setting a file's metadata lacks was made with its default."""
+    from dbc_jax.tasks import get_task, load
+
+    parameters = inspect.signature(load(get_task(env_name).demos)).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def _demo_settings(config: ConfigDict) -> dict:
@@ -55,7 +66,7 @@ def prepare_dataset(config: ConfigDict, task: Task, progress: bool = True) -> Da
     dataset = load_dataset(path) if config.data.path or os.path.exists(path) else None
     if not config.data.path:
         settings = _demo_settings(config)
-        made_with = dataset.metadata if dataset is not None else {}
+        made_with = {**_generator_defaults(config.env_name), **(dataset.metadata if dataset is not None else {})}
         stale = {k: made_with.get(k) for k, v in settings.items() if dataset is not None and made_with.get(k) != v}
         if stale:
             print(f"{path} was made with {stale}, this config asks for "

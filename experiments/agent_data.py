@@ -39,10 +39,11 @@ from dbc_jax.tasks import get_task
 from dbc_jax.workdir import saved_results
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
-# The agent of each task: its expert with this much action noise, executed and recorded, failures kept.
+# The agent of each task: its expert with this much action noise, executed and recorded (clipped to the action
+# bounds, as executed), failures kept.
 AGENTS = {
     "maze": {"action_noise": 2.0},  # N(0, 2^2) before the [-1, 1] clip: the scripted expert solves ~68%, not 100%
-    "halfcheetah": {"action_noise": 0.5},  # N(0, 0.5^2) on the SAC expert's action: return ~2,400, not ~5,200
+    "halfcheetah": {"action_noise": 0.5},  # N(0, 0.5^2) on the SAC expert's action, clipped: return ~2,400
 }
 TITLES = {"maze": "Maze (our demos)", "halfcheetah": "HalfCheetah (our demos)"}
 AGENT_SEED = 1000  # the agent's episodes never share a reset draw with the expert's demos (data.seed 0)
@@ -58,9 +59,11 @@ def base_config(task: str, method: str, args) -> dbc_jax.configs.ConfigDict:
     return config
 
 
-def mixed_demos(task: str, share: int, args) -> tuple[str, dict]:
+def mixed_demos(task: str, share: int, args, make: bool = True) -> tuple[str | None, dict]:
     """The task's expert demos plus agent episodes making ``share`` % of the transitions: (path, what it holds).
-    Share 0 is the expert's own file. A mixed file is remade when it was made from other demos or settings."""
+    Share 0 is the expert's own file. A mix's file name carries a digest of what it holds (the expert's demos and
+    the agent's settings), so other demos or settings make another file, and runs trained on one never match the
+    other. ``make=False``: (None, ...) for a mix not made yet."""
     config = dbc_jax.configs.resolve(base_config(task, "bc", args))
     expert = prepare_dataset(config, get_task(task), progress=not args.quiet)
     expert_path = dbc_jax.demos.default_data_path(config)
@@ -70,14 +73,15 @@ def mixed_demos(task: str, share: int, args) -> tuple[str, dict]:
         return expert_path, {**info, "agent_transitions": 0}
     agent_transitions = int(round(expert.num_transitions * share / (100 - share)))
     settings = {**config.env, **(config.data.expert.to_dict() if "expert" in config.data else {}), **AGENTS[task],
-                "seed": AGENT_SEED, "keep_failures": True, "num_transitions": agent_transitions}
-    path = os.path.join("data", "agent_data", f"{task}_agent{share}pct.npz")
-    wanted = {"share_percent": share, "agent_settings": settings, **info,
-              "expert_digest": _digest(expert.actions)}
+                "seed": AGENT_SEED, "keep_failures": True, "num_transitions": agent_transitions,
+                "num_episodes": agent_transitions}  # num_episodes: only a bound on the attempts
+    wanted = {"share_percent": share, "agent_settings": settings, **info, "expert_digest": _digest(expert.actions)}
+    name = f"{task}_agent{share}pct_{_digest(json.dumps(wanted, sort_keys=True))}.npz"
+    path = os.path.join("data", "agent_data", name)
     if os.path.exists(path):
-        made = load_dataset(path).metadata
-        if {k: made.get(k) for k in wanted} == json.loads(json.dumps(wanted)):
-            return path, made
+        return path, load_dataset(path).metadata
+    if not make:
+        return None, wanted
     print(f"Generating {agent_transitions} steps of {task} agent episodes ({AGENTS[task]}) for a {share}% mix.")
     agent = generate_demos(task, progress=not args.quiet, **settings)
     metadata = {**wanted, "agent": _agent_quality(task, agent), "source": "experiments/agent_data.py"}
@@ -85,12 +89,14 @@ def mixed_demos(task: str, share: int, args) -> tuple[str, dict]:
     return path, metadata
 
 
-def _digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+def _digest(data) -> str:
+    raw = data.encode() if isinstance(data, str) else np.ascontiguousarray(data).tobytes()
+    return hashlib.sha256(raw).hexdigest()[:10]
 
 
 def _agent_quality(task: str, agent) -> dict:
-    """How good the agent's added episodes are: their success share (success tasks) or mean return."""
+    """How good the agent's added episodes are: their success share (success tasks) or mean return (the last
+    episode, cut at the count, counted whole)."""
     meta = agent.metadata
     quality = {"episodes": agent.num_episodes, "transitions": agent.num_transitions}
     if get_task(task).metric == "success":
@@ -113,7 +119,10 @@ def measure(args) -> dict:
     for task in args.tasks:
         metric = get_task(task).metric
         for share in args.shares:
-            path, mix = mixed_demos(task, share, args)
+            path, mix = mixed_demos(task, share, args, make=not args.no_train)
+            if path is None:
+                missing += [f"{task} {share}% {METHODS[m]} (its demo mix is not made yet)" for m in args.methods]
+                continue
             mixes[f"{task}:{share}"] = mix
             for method in args.methods:
                 config = run_config(task, share, method, path, args)
@@ -184,10 +193,11 @@ def markdown(table: dict) -> str:
             mix = table["mixes"][f"{task}:{share}"]
             agent = mix.get("agent", {})
             what = f"{mix['expert_transitions']:,} expert"
+            plural = "s" * (agent.get("episodes") != 1)
             if agent:
                 quality = (f"{agent['success_percent']:.0f}% successful" if "success_percent" in agent
                            else f"mean return {agent['mean_return']:.0f}")
-                what += f" + {agent['transitions']:,} agent steps ({agent['episodes']} episode{'s' * (agent['episodes'] != 1)}, {quality})"
+                what += f" + {agent['transitions']:,} agent steps ({agent['episodes']} episode{plural}, {quality})"
             row = {c["method"]: c for c in cells if c["share"] == share}
             lines.append(f"| {share}% | {what} | "
                          + " | ".join(interval(row[m]["score"], digits) if m in row else "–" for m in methods) + " |")

@@ -1,4 +1,4 @@
-"""Agent data: the non-expert episodes (noisy, failures kept, counted in steps) and how they are mixed with the demos."""
+"""Agent data: non-expert episodes (noisy, failures kept, counted in steps) and how they are mixed with the demos."""
 
 import os
 import sys
@@ -30,7 +30,8 @@ def test_maze_agent_keeps_its_failures_and_is_counted_in_steps():
     lengths = np.diff(agent.episode_ends, prepend=0)
     assert agent.num_transitions == 3000
     failed = agent.metadata["failed_episodes"]
-    assert failed >= 1 and np.sum(lengths[:-1] == maze.MAX_EPISODE_STEPS) >= failed - 1  # failures run to the limit
+    last_failed = int(lengths[-1] + agent.metadata["cut_transitions"] == maze.MAX_EPISODE_STEPS)
+    assert failed >= 1 and np.sum(lengths[:-1] == maze.MAX_EPISODE_STEPS) == failed - last_failed  # to the limit
     # labels are the executed noisy actions: most are saturated at the clip, unlike the expert's own
     assert np.mean(np.abs(agent.actions) == 1.0) > 0.6
     expert = maze.generate_demos(num_episodes=5, seed=1, progress=False)
@@ -44,7 +45,12 @@ def test_halfcheetah_agent_records_the_noisy_actions_it_executes():
     clean = np.stack([policy(o, None, 0) for o in agent.obs])
     residual = agent.actions - clean
     assert agent.num_transitions == 200 and agent.metadata["action_noise"] == 0.5
-    assert 0.45 < residual.std() < 0.55 and abs(residual.mean()) < 0.05  # N(0, 0.5^2) on 1,200 numbers
+    # clip(expert + N(0, 0.5^2), -1, 1): within the bounds, often at them, and off the expert's action by less
+    # than the noise's 0.5 only because of the clip
+    assert np.abs(agent.actions).max() <= 1.0 and 0.2 < np.mean(np.abs(agent.actions) == 1.0) < 0.6
+    assert 0.3 < residual.std() < 0.5 and abs(residual.mean()) < 0.05
+    inside = np.abs(agent.actions) < 1.0
+    assert 0.4 < residual[inside & (np.abs(clean) < 0.5)].std() < 0.6  # far from the bounds: the noise itself
     dart = learned.generate_demos("halfcheetah", num_transitions=50, dart_noise=0.5, progress=False)
     np.testing.assert_allclose(dart.actions, np.stack([policy(o, None, 0) for o in dart.obs]), atol=1e-5)
 
@@ -59,7 +65,7 @@ def agent_data(tmp_path, monkeypatch):
     sys.path.pop(0)
 
 
-def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data):
+def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data, monkeypatch):
     args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True})()
     path, mix = agent_data.mixed_demos("maze", 25, args)
     demos = load_dataset(path)
@@ -71,3 +77,7 @@ def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data):
     made = os.path.getmtime(path)
     assert agent_data.mixed_demos("maze", 25, args)[0] == path and os.path.getmtime(path) == made  # reused
     assert agent_data.mixed_demos("maze", 0, args)[0] == mix["expert_file"]  # 0%: the expert's own file
+    monkeypatch.setitem(agent_data.AGENTS, "maze", {"action_noise": 3.0})  # another agent: another file
+    assert agent_data.mixed_demos("maze", 25, args, make=False)[0] is None
+    other, _ = agent_data.mixed_demos("maze", 25, args)
+    assert other != path and load_dataset(other).metadata["agent_settings"]["action_noise"] == 3.0

@@ -174,6 +174,24 @@ def test_the_official_counting_favours_short_successes_and_nothing_else():
     assert count(np.array([1.0, 0.0]), np.array([30.0, 30.0]), rng, 2000) == pytest.approx(50.0, abs=0.5)
     assert count(np.array([1.0, 0.0]), np.array([10.0, 50.0]), rng, 2000) > 52.0  # short successes over-counted
     assert count(np.array([1.0, 0.0]), np.array([50.0, 10.0]), rng, 2000) < 48.0  # and short failures likewise
+    success, length = np.array([1.0, 0.0, 1.0]), np.array([3.0, 50.0, 23.0])
+    assert count(success, length, rng, 2000) == pytest.approx(_official_loop(success, length, rng, 200), abs=1.5)
+
+
+def _official_loop(success, length, rng, draws: int) -> float:
+    """The official loop step by step: 10 envs, each episode drawn at its start, stop once 100 have finished."""
+    means = []
+    for _ in range(draws):
+        current = rng.integers(len(success), size=10)
+        left, finished = length[current].copy(), []
+        while len(finished) < 100:
+            left -= 1
+            for env in np.flatnonzero(left == 0):
+                finished.append(success[current[env]])
+                current[env] = rng.integers(len(success))
+                left[env] = length[current[env]]
+        means.append(np.mean(finished))
+    return 100 * float(np.mean(means))
 
 
 def test_a_fetchpick_run_from_before_the_demo_options_is_still_the_same_run():
@@ -187,3 +205,21 @@ def test_a_fetchpick_run_from_before_the_demo_options_is_still_the_same_run():
     assert config_differences(config, dbc_jax.configs.upgrade(old)) == []
     config.data.expert.end_at_success = True
     assert config_differences(config, dbc_jax.configs.upgrade(old)) == ["data"]
+
+
+def test_a_demo_file_from_before_the_demo_options_is_not_remade(tmp_path, monkeypatch, capsys):
+    """Settings a file's metadata lacks were made with the generator's defaults: no needless regeneration."""
+    from dbc_jax.demos import default_data_path, prepare_dataset
+    from dbc_jax.tasks import get_task
+
+    monkeypatch.chdir(tmp_path)
+    config = dbc_jax.configs.resolve(dbc_jax.get_config("fetchpick", "smoke"))
+    demos = generate_demos(num_episodes=config.data.num_episodes, progress=False)
+    old = {k: v for k, v in demos.metadata.items() if k not in ("end_at_success", "num_transitions")}
+    path = default_data_path(config)
+    type(demos)(**{**demos.__dict__, "metadata": old}).save(path)
+    made = os.path.getmtime(path)
+    prepare_dataset(config, get_task("fetchpick"), progress=False)
+    assert os.path.getmtime(path) == made and "regenerating" not in capsys.readouterr().out
+    config.data.expert.end_at_success = True  # another kind of demos: another file
+    assert default_data_path(config).endswith("fetchpick_expert_10ep_to_success.npz")

@@ -79,7 +79,7 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
     of its mean: the noise visits states off the expert's path and labels them, as in the paper's data.
     ``dart_noise`` = sigma executes the expert's action plus N(0, sigma^2) noise but records the expert's own
     action (DART, Laskey et al. 2017): the states spread, the labels stay clean. ``action_noise`` = sigma executes
-    and records the expert's action plus N(0, sigma^2): non-expert (agent) data, labelled with the noisy actions;
+    and records clip(expert's action + N(0, sigma^2), -1, 1): non-expert (agent) data, labelled with what it did;
     with ``keep_failures`` no episode is redrawn (for its return or for failing). ``num_transitions`` > 0 stops at
     exactly that many transitions instead (the authors' files hold 10,000 on the success tasks, whose episodes end
     early on HandRotate): whole kept episodes, the last one cut; ``num_episodes`` then only bounds the attempts (10
@@ -116,9 +116,9 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
             while not done:
                 i = attempt * 100_000 + len(ep_obs)
                 action = expert(obs, action_key, i)
-                if action_noise:
-                    action = action + action_noise * np.asarray(
-                        jax.random.normal(jax.random.fold_in(agent_key, i), (act_dim,)), np.float32)
+                if action_noise:  # what the agent executes, clipped as the env clips it, is what it records
+                    action = np.clip(action + action_noise * np.asarray(
+                        jax.random.normal(jax.random.fold_in(agent_key, i), (act_dim,)), np.float32), -1.0, 1.0)
                 ep_obs.append(obs)
                 ep_act.append(action)
                 if dart_noise:
