@@ -14,7 +14,8 @@ Four measurements, each written to ``docs/fetchpick_gap.{json,md}``:
    ``num_transitions``), through ``experiments/compare.py``. Reported: each cell's mean [95% CI], P(b > a), and
    the success at each periodic evaluation (how much the score depends on where training stops).
 3. **The size of DBC's term.** From the DBC runs' training logs: the BC term (MSE), λ times the diffusion term, and
-   the diffusion model's loss on expert pairs, at the end of policy training.
+   the diffusion model's loss on expert pairs, at the end of policy training; and ``experiments/probe_model.py`` on
+   the first run's model: how much worse it scores the demos' states with their actions shuffled.
 4. **The official evaluation's counting.** The official loop stops once 100 episodes have finished in 10 parallel
    envs and averages those, which leaves out the episodes still running, more often long (failed) ones. Replayed
    on each run's own final episodes (success, length; 5,000 replays): the success rate that counting would report.
@@ -41,6 +42,7 @@ from dbc_jax.provenance import code_version, hardware
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  (the N-run cells and their ledger)
+import probe_model  # noqa: E402  (what a joint model knows of the demos' actions)
 
 VARIANTS = {  # demo settings of each trained variant (compare.py --set items)
     "default": [],
@@ -124,6 +126,7 @@ def measure(args) -> dict:
                                 if r["phase"] == "eval"]
                 if method == "dbc":
                     row["terms"] = term_sizes(workdir, cell["config"]["diffusion"]["coeff"])
+                    row["probe"] = probe_model.probe(workdir)
             entry["cells"][method] = row
         table["variants"][variant] = entry
     pairs = {}
@@ -196,6 +199,15 @@ def markdown(table: dict) -> str:
         if t:
             lines.append(f"| {entry['label']} | {t['bc_mse']:.4f} | {t['lambda']:g} | {t['lambda_term']:.5f} | "
                          f"{t['model_loss_expert_pairs']:.3f} | {t['pretraining_loss']:.3f} |")
+    probes = [(e["label"], e["cells"]["dbc"]["probe"]) for e in table["variants"].values()
+              if e["cells"].get("dbc", {}).get("probe")]
+    if probes:
+        lines += ["", "The first run's diffusion model on its demos (`experiments/probe_model.py`; the official Maze "
+                      "model: loss 0.313, shuffled actions 0.353, official_dbc_spec.md section 2.3):", ""]
+        lines += [f"- {label}: loss {p['demo_loss']:.3f} (state dimensions {p['state_dims_loss']:.3f}, action "
+                  f"dimensions {p['action_dims_loss']:.3f}); with the actions shuffled among the states "
+                  f"{p['demo_loss'] + p['shuffled_gap']:.3f}, worse for {100 * p['shuffled_worse']:.0f}% of pairs"
+                  for label, p in probes]
     lines += ["", "## 4. The official evaluation's counting", "",
               f"Each run's own final episodes replayed through the official stopping rule ({OFFICIAL['envs']} envs, "
               f"stop at {OFFICIAL['episodes']} finished, {OFFICIAL['draws']:,} replays), mean over the runs:", "",
