@@ -22,6 +22,9 @@ quick preset on a 2-core CPU, the current code; commands, wall times and dates: 
     The paper reports DBC 97.5 +- 1.9, BC 91.6 +- 5.8, DP 83.9 +- 3.4, IBC 69.4 +- 7.3 (its demos, unpublished, come
     from the same kind of scripted expert), and DBC 73.5, BC 67.4 at noise 2.
     lambda from 0 to 10 and the normalization term: `make sweep` (docs/results.md, "λ and the normalization term").
+    Demos that end at their first success, 10,000 steps like the authors' pick_10000_clip.pt
+    (--config.data.expert.end_at_success=True --config.data.expert.num_transitions=10000), make both worse: 10
+    independent runs, BC 52.0 [47.9, 55.8], DBC 65.2 [59.3, 70.2] (docs/fetchpick_gap.md).
 """
 
 from ml_collections import ConfigDict
