@@ -1,7 +1,7 @@
 """Interval estimates for comparing methods over independent runs, from rliable (Agarwal et al., "Deep RL at the
 edge of the statistical precipice", NeurIPS 2021): mean and interquartile mean (IQM) with stratified-bootstrap
 confidence intervals, the probability of improvement, and performance profiles. Nothing here is computed by
-hand; these functions only shape our scores for rliable and its results for JSON.
+hand; these functions only shape our scores for rliable and its results for JSON and for the pages' text.
 
 Scores are arrays ``[runs, tasks]`` (one column for a single cell). rliable's bootstrap resamples runs with numpy's
 global generator (its ``random_state`` argument does not reach the resampling), so every function here seeds that
@@ -85,3 +85,25 @@ def performance_profiles(score_dict: dict, taus, reps: int, seed: int) -> tuple[
 def shows_difference(ci: list[float], null: float = 0.5) -> bool:
     """Whether a probability of improvement's interval excludes ``null`` (no difference)."""
     return ci[0] > null or ci[1] < null
+
+
+def number(value: float, places: int) -> str:
+    """A score as the pages print it: ``places`` decimals and a typographic minus."""
+    return f"{value:.{places}f}".replace("-", "−")
+
+
+def interval_text(value: float, ci, places: int = 1) -> str:
+    """``value [low, high]``, each with ``places`` decimals."""
+    return f"{number(value, places)} [{number(ci[0], places)}, {number(ci[1], places)}]"
+
+
+def mean_text(cell: dict, places: int = 1) -> str:
+    """The mean and its interval of a :func:`mean_and_iqm` result."""
+    return interval_text(cell["mean"], cell["mean_ci"], places)
+
+
+def improvement_text(label: str, value: dict, after: str = "") -> str:
+    """A :func:`probability_of_improvement` result for a page: ``P(label)<after> = p [low, high] (shown)``, or
+    ``(no difference shown)`` when its interval holds 0.5."""
+    shown = "shown" if shows_difference(value["ci"]) else "no difference shown"
+    return f"P({label}){after} = {interval_text(value['p'], value['ci'], 2)} ({shown})"

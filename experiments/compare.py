@@ -304,19 +304,15 @@ def digits(task: str) -> int:
     return 1 if get_task(task).metric == "success" else 0
 
 
-def interval(value: float, ci, places: int) -> str:
-    return f"{number(value, places)} [{number(ci[0], places)}, {number(ci[1], places)}]"
-
-
 def cell_text(cell: dict | None, kind: str = "mean") -> str:
     if cell is None:
         return "–"
-    text = interval(cell["stats"][kind], cell["stats"][f"{kind}_ci"], digits(cell["task"]))
+    text = stats.interval_text(cell["stats"][kind], cell["stats"][f"{kind}_ci"], digits(cell["task"]))
     return text + ("" if complete(cell) else f" ({len(cell['runs'])} of {cell['runs_asked']} runs)")
 
 
 def poi_text(comparison: dict | None) -> str:
-    return "–" if comparison is None else interval(comparison["p"], comparison["ci"], 2)
+    return "–" if comparison is None else stats.interval_text(comparison["p"], comparison["ci"], 2)
 
 
 def headline(table: dict) -> str:
@@ -362,8 +358,8 @@ def aggregate_lines(table: dict) -> list[str]:
              "resampled within each row:", "",
              "| method | runs per row | IQM [95% CI] | mean [95% CI] |", "|---|---|---|---|"]
     for m, a in agg["methods"].items():
-        lines.append(f"| {METHODS[m]} | {a['runs']} | {interval(a['iqm'], a['iqm_ci'], 2)} | "
-                     f"{interval(a['mean'], a['mean_ci'], 2)} |")
+        lines.append(f"| {METHODS[m]} | {a['runs']} | {stats.interval_text(a['iqm'], a['iqm_ci'], 2)} | "
+                     f"{stats.interval_text(a['mean'], a['mean_ci'], 2)} |")
     lines += ["", "Probability that a DBC run beats a baseline's run on a row, averaged over these rows: "
               + "; ".join(f"P(DBC > {METHODS[b]}) = {poi_text(v)}" for b, v in agg["improvement"].items()) + "."]
     return lines
@@ -373,10 +369,6 @@ def reference_lines(table: dict) -> list[str]:
     return [f"- {LABELS[t]}: random {r['random']:.1f} ({r['random_how']}); expert {r['expert']:.1f} "
             f"({r['expert_how']}); the same two for the paper's-data row, whose demos came from the authors' expert "
             "(its return is not known here)." for t, r in table["references"].items()]
-
-
-def number(value: float, places: int) -> str:
-    return f"{value:.{places}f}".replace("-", "−")
 
 
 def metric_text(table: dict) -> str:
@@ -446,9 +438,9 @@ def markdown(table: dict) -> str:
     for c in cells:
         d, st = digits(c["task"]), c["stats"]
         out.append(f"| {row_label(c['task'], c['data'])} | {METHODS[c['method']]} | {st['n']} of {c['runs_asked']} "
-                   f"| {', '.join(number(v, d) for v in scores(c))} | {number(st['std'], d)} | "
-                   f"{number(st['eval_stderr'], d)} ({st['episodes']}) | {duration(cell_seconds(c))} | {c['date']} | "
-                   f"{code_text(c['code'])} | {c['hardware'].replace(' | ', '; ')} | `{c['command']}` |")
+                   f"| {', '.join(stats.number(v, d) for v in scores(c))} | {stats.number(st['std'], d)} | "
+                   f"{stats.number(st['eval_stderr'], d)} ({st['episodes']}) | {duration(cell_seconds(c))} | "
+                   f"{c['date']} | {code_text(c['code'])} | {c['hardware'].replace(' | ', '; ')} | `{c['command']}` |")
     if table["missing"]:
         out += ["", "## Not in the table yet", ""]
         out += [f"- {row_label(m['task'], m['data'])}, {METHODS[m['method']]} ({m['runs_asked']} runs): "
@@ -557,7 +549,7 @@ def main(argv=None) -> None:
     distributed.initialize_from(args)
     args.runs = parse_runs(args.runs)
     parse_rows(args.rows)  # bad input fails before any training
-    paper_table.sets_for("", args.set)
+    paper_table.sets_for("", args.set)  # a --set with an unknown task scope fails before any training
     if args.readme:
         read_readme(args.readme, README_START, README_END)
     args.workdir = args.workdir or os.path.join("runs", f"compare_{args.preset}")

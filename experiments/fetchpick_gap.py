@@ -145,10 +145,6 @@ def measure(args) -> dict:
     return table
 
 
-def interval(s: dict) -> str:
-    return f"{s['mean']:.1f} [{s['mean_ci'][0]:.1f}, {s['mean_ci'][1]:.1f}]"
-
-
 def markdown(table: dict) -> str:
     demos = table["demos"]
     lines = ["# FetchPick: where the gap to the paper comes from", "",
@@ -168,16 +164,14 @@ def markdown(table: dict) -> str:
     for entry in table["variants"].values():
         cells = entry["cells"]
         lines.append(f"| {entry['label']} | " + " | ".join(
-            interval(cells[m]["stats"]) if m in cells else "–" for m in ("bc", "dbc")) + " | "
+            stats.mean_text(cells[m]["stats"]) if m in cells else "–" for m in ("bc", "dbc")) + " | "
             + " | ".join(", ".join(f"{v:.0f}" for v in cells[m]["runs"]) if m in cells else "–"
                          for m in ("dbc", "bc")) + " |")
     lines.append(f"| the paper (3 seeds, mean ± std) | {PAPER['bc'][0]} ± {PAPER['bc'][1]} | "
                  f"{PAPER['dbc'][0]} ± {PAPER['dbc'][1]} | | |")
     if table["pairs"]:
         lines += ["", "Probability that a run of the first beats a run of the second [95% interval]:", ""]
-        for name, p in table["pairs"].items():
-            shown = "shown" if stats.shows_difference(p["ci"]) else "no difference shown"
-            lines.append(f"- P({name}) = {p['p']:.2f} [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}] ({shown})")
+        lines += [f"- {stats.improvement_text(name, p)}" for name, p in table["pairs"].items()]
     curves = [(entry["label"], m, cell["curve"]) for entry in table["variants"].values()
               for m, cell in entry["cells"].items() if cell.get("curve")]
     if curves:

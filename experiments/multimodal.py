@@ -124,10 +124,6 @@ def measure(args) -> dict:
             "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, groups
 
 
-def interval(cell: dict) -> str:
-    return f"{cell['mean']:.1f} [{cell['mean_ci'][0]:.1f}, {cell['mean_ci'][1]:.1f}]"
-
-
 def markdown(table: dict) -> str:
     rows = table["rows"]
     lines = [f"# Multimodal demonstrations: PointFork, preset `{table['preset']}`", "",
@@ -141,18 +137,16 @@ def markdown(table: dict) -> str:
              "| balance |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['runs']} x {r['episodes_per_run']} | {interval(r['success'])} | "
-                     f"{interval(r['hit'])} | {interval(r['stuck'])} | {interval(r['left'])} | "
-                     f"{interval(r['right'])} | {np.mean(r['balance_per_run']):.2f} |")
+        lines.append(f"| {r['method']} | {r['runs']} x {r['episodes_per_run']} | {stats.mean_text(r['success'])} | "
+                     f"{stats.mean_text(r['hit'])} | {stats.mean_text(r['stuck'])} | {stats.mean_text(r['left'])} | "
+                     f"{stats.mean_text(r['right'])} | {np.mean(r['balance_per_run']):.2f} |")
     lines += ["", "Success rate (%) at each periodic evaluation during training (epoch: mean over runs); the table "
                   "above is the final one, played again with every path recorded (the run's own final episodes):", ""]
     lines += [f"- {r['method']}: " + ", ".join(f"{c['epoch']}: {c['success']:.1f}" for c in r["curve"]) for r in rows]
     if table["improvement"]:
         lines += ["", "Probability that a run of the method scores a higher success rate than a run of BC "
                       "[95% interval]:", ""]
-        for pair, value in table["improvement"].items():
-            shown = "shown" if stats.shows_difference(value["ci"]) else "no difference shown"
-            lines.append(f"- P({pair}) = {value['p']:.2f} [{value['ci'][0]:.2f}, {value['ci'][1]:.2f}] ({shown})")
+        lines += [f"- {stats.improvement_text(pair, value)}" for pair, value in table["improvement"].items()]
     lines += ["", "Per-run evaluation noise: the standard error of a run's success rate over its episodes, "
                   "mean over runs: " + ", ".join(f"{r['method']} {np.mean(r['success_se_per_run']):.1f}"
                                                   for r in rows) + " (points).", ""]

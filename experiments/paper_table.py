@@ -494,7 +494,7 @@ def main(argv=None) -> None:
                              "(a GPU: each process gets an equal share of its memory), then write one table")
     args = parser.parse_args(argv)
     parse_rows(args.rows)  # bad input fails before any training
-    sets_for("", args.set)
+    sets_for("", args.set)  # a --set with an unknown task scope fails before any training
     if args.workers < 1:
         raise ValueError(f"--workers: expected at least 1, got {args.workers}")
     if distributed.initialize_from(args) and args.workers > 1:

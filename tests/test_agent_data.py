@@ -30,7 +30,7 @@ def test_maze_agent_keeps_its_failures_and_is_counted_in_steps():
     lengths = np.diff(agent.episode_ends, prepend=0)
     assert agent.num_transitions == 3000
     failed = agent.metadata["failed_episodes"]
-    last_failed = int(lengths[-1] + agent.metadata["cut_transitions"] == maze.MAX_EPISODE_STEPS)
+    last_failed = int(lengths[-1] + agent.metadata["last_episode_cut_by"] == maze.MAX_EPISODE_STEPS)
     assert failed >= 1 and np.sum(lengths[:-1] == maze.MAX_EPISODE_STEPS) == failed - last_failed  # to the limit
     # labels are the executed noisy actions: most are saturated at the clip, unlike the expert's own
     assert np.mean(np.abs(agent.actions) == 1.0) > 0.6

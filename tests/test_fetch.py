@@ -111,7 +111,7 @@ def test_demos_ending_at_success_are_counted_in_steps_and_stop_at_the_first_succ
     lengths = np.diff(short.episode_ends, prepend=0)
     assert short.num_transitions == 80 and len(lengths) == 3, lengths
     assert 30 <= lengths[0] <= 35 and 30 <= lengths[1] <= 35  # this expert first succeeds at steps 30 to 35
-    assert short.metadata["end_at_success"] and short.metadata["cut_transitions"] > 0
+    assert short.metadata["end_at_success"] and short.metadata["last_episode_cut_by"] > 0
     # the same reset draws: each short demo is its full one up to and with the step of its first success
     for k in range(2):
         start, end = short.episode_ends[k] - lengths[k], short.episode_ends[k]

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from dbc_jax.data.torch_pt import read_torch_arrays
 from dbc_jax.files import umask_mode
@@ -98,10 +99,20 @@ def concatenate(parts: list[Dataset], metadata: dict) -> Dataset:
 
 class EpisodeRecorder:
     """An expert's kept episodes, one at a time, as one :class:`Dataset` (every generator of demos records this
-    way: observation, action, next observation and reward per step, the episode's end after it)."""
+    way: observation, action, next observation and reward per step, the episode's end after it), towards a count:
+    ``num_transitions`` steps if > 0 (the last episode cut there by :meth:`cut_at_count`), else ``num_episodes``
+    episodes. :attr:`full` says when the count is reached; :meth:`progress` is a bar over it."""
 
-    def __init__(self):
+    def __init__(self, num_episodes: int = 0, num_transitions: int = 0):
         self.obs, self.actions, self.next_obs, self.rewards, self.ends = [], [], [], [], []
+        self.wanted_episodes, self.wanted_transitions = num_episodes, num_transitions
+        self.bar = None
+
+    def progress(self, desc: str, enabled: bool):
+        """A progress bar over the count (steps or episodes), advanced by :meth:`add_episode`; a context manager."""
+        self.bar = tqdm(total=self.wanted_transitions or self.wanted_episodes, desc=desc,
+                        unit="step" if self.wanted_transitions else "ep", disable=not enabled)
+        return self.bar
 
     def add_episode(self, obs: list, actions: list, next_obs: list, rewards: list) -> None:
         self.obs += obs
@@ -109,6 +120,8 @@ class EpisodeRecorder:
         self.next_obs += next_obs
         self.rewards += rewards
         self.ends.append(len(self.obs))
+        if self.bar is not None:
+            self.bar.update(min(len(obs), self.bar.total - self.bar.n) if self.wanted_transitions else 1)
 
     @property
     def num_transitions(self) -> int:
@@ -118,12 +131,21 @@ class EpisodeRecorder:
     def num_episodes(self) -> int:
         return len(self.ends)
 
-    def cut(self, num_transitions: int) -> int:
-        """Keep the first ``num_transitions`` (the last episode cut there); returns how many were dropped."""
-        dropped = len(self.obs) - num_transitions
+    @property
+    def full(self) -> bool:
+        if self.wanted_transitions:
+            return self.num_transitions >= self.wanted_transitions
+        return self.num_episodes >= self.wanted_episodes
+
+    def cut_at_count(self) -> int:
+        """Demos counted in steps: keep the first ``num_transitions`` (the last episode cut there); returns how many
+        were dropped (0 for demos counted in episodes)."""
+        if not self.wanted_transitions:
+            return 0
+        dropped = len(self.obs) - self.wanted_transitions
         for field in (self.obs, self.actions, self.next_obs, self.rewards):
-            del field[num_transitions:]
-        self.ends[-1] = num_transitions
+            del field[self.wanted_transitions:]
+        self.ends[-1] = self.wanted_transitions
         return dropped
 
     def dataset(self, metadata: dict) -> Dataset:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import gymnasium as gym
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from dbc_jax.data.dataset import Dataset, EpisodeRecorder
 from dbc_jax.envs import fetch
@@ -71,16 +70,10 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
         num_episodes = num_transitions
     max_attempts = 2 * num_episodes + 10
     reset_seeds = _reset_seeds(seed, max_attempts)
-    recorder, redrawn = EpisodeRecorder(), 0
-
-    def enough() -> bool:
-        return (recorder.num_transitions >= num_transitions if num_transitions
-                else recorder.num_episodes == num_episodes)
-
-    with tqdm(total=num_transitions or num_episodes, desc="fetchpick demos", unit="step" if num_transitions else "ep",
-              disable=not progress) as bar:
+    recorder, redrawn = EpisodeRecorder(num_episodes, num_transitions), 0
+    with recorder.progress("fetchpick demos", progress):
         for attempt in range(max_attempts):
-            if enough():
+            if recorder.full:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             expert.reset()
@@ -99,16 +92,15 @@ def generate_demos(num_episodes: int = 200, seed: int = 0, noise_ratio: float = 
                 redrawn += 1
                 continue
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
-            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
     env.close()
-    if not enough():
+    if not recorder.full:
         raise RuntimeError(f"the FetchPick expert succeeded in only {recorder.num_episodes} of {max_attempts} "
                            "episodes")
-    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
+    cut = recorder.cut_at_count()
     return recorder.dataset({"env": "fetchpick", "source": "dbc_jax scripted pick-and-place expert", "seed": seed,
                              "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
                              "end_at_success": end_at_success, "num_transitions": num_transitions,
-                             "redrawn_episodes": redrawn, "cut_transitions": cut})
+                             "redrawn_episodes": redrawn, "last_episode_cut_by": cut})
 
 
 def expert_success_rate(num_episodes: int = 200, seed: int = 0, noise_ratio: float = fetch.DEFAULT_NOISE_RATIO,

@@ -9,7 +9,6 @@ import os
 import gymnasium as gym
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from dbc_jax.data import Dataset, EpisodeRecorder
 from dbc_jax.tasks import get_task
@@ -100,16 +99,10 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
         num_episodes = min(num_episodes, num_transitions)
     max_attempts = 10 * num_episodes
     reset_seeds = np.asarray(jax.random.randint(jax.random.PRNGKey(seed), (max_attempts,), 0, 2**31 - 1))
-    recorder, returns, redrawn = EpisodeRecorder(), [], 0
-
-    def done_collecting() -> bool:
-        return (recorder.num_transitions >= num_transitions if num_transitions
-                else recorder.num_episodes == num_episodes)
-
-    with tqdm(total=num_transitions or num_episodes, desc=f"{env_name} demos", unit="step" if num_transitions else "ep",
-              disable=not progress) as bar:
+    recorder, returns, redrawn = EpisodeRecorder(num_episodes, num_transitions), [], 0
+    with recorder.progress(f"{env_name} demos", progress):
         for attempt in range(max_attempts):
-            if done_collecting():
+            if recorder.full:
                 break
             obs, _ = env.reset(seed=int(reset_seeds[attempt]))
             ep_obs, ep_act, ep_next, ep_rew, total, done, info = [], [], [], [], 0.0, False, {}
@@ -136,12 +129,11 @@ def generate_demos(env_name: str, num_episodes: int = 5, seed: int = 0, progress
                 continue
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
             returns.append(total)
-            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
     env.close()
-    if not done_collecting():
+    if not recorder.full:
         bar_text = "ended in success" if successful_only else f"reached data.expert.min_return = {min_return}"
         raise RuntimeError(f"{env_name} expert: only {recorder.num_episodes} of {max_attempts} episodes {bar_text}")
-    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
+    cut = recorder.cut_at_count()
     source = (f"dbc_jax SAC expert ({weights or 'shipped weights'}, trained to step {card['step']}; "
               f"{_card_score(card)} on its card's {card['eval_episodes']} evaluation episodes)")
     return recorder.dataset({"env": env_name, "source": source, "seed": seed, "weights": weights,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from dbc_jax.data.dataset import Dataset, EpisodeRecorder
 from dbc_jax.envs.maze import MAX_EPISODE_STEPS, MEDIUM_MAZE, MazeEnv
@@ -91,16 +90,10 @@ def generate_demos(
     env = MazeEnv(noise_ratio=noise_ratio, goal_noise_ratio=goal_noise_ratio)
     rng = np.random.default_rng(seed)
     expert = WaypointExpert(rng)
-    recorder = EpisodeRecorder()
+    recorder = EpisodeRecorder(num_episodes, num_transitions)
     redrawn = kept_failures = 0
-
-    def enough() -> bool:
-        return (recorder.num_transitions >= num_transitions if num_transitions
-                else recorder.num_episodes >= num_episodes)
-
-    with tqdm(total=num_transitions or num_episodes, desc="maze demos", unit="step" if num_transitions else "ep",
-              disable=not progress) as bar:
-        while not enough():
+    with recorder.progress("maze demos", progress):
+        while not recorder.full:
             obs, _ = env.reset(seed=int(rng.integers(2**31)))
             if np.array_equal(np.round(obs[:2]), np.round(obs[4:])):
                 redrawn += 1
@@ -125,10 +118,9 @@ def generate_demos(
                     continue
                 kept_failures += 1
             recorder.add_episode(ep_obs, ep_act, ep_next, ep_rew)
-            bar.update(min(len(ep_obs), bar.total - bar.n) if num_transitions else 1)
-    cut = recorder.cut(num_transitions) if num_transitions else 0  # the last episode cut at the count
+    cut = recorder.cut_at_count()
     extra = {"keep_failures": True, "failed_episodes": kept_failures} if keep_failures else {}
-    extra.update({"num_transitions": num_transitions, "cut_transitions": cut} if num_transitions else {})
+    extra.update({"num_transitions": num_transitions, "last_episode_cut_by": cut} if num_transitions else {})
     return recorder.dataset({"env": "maze", "source": "dbc_jax scripted waypoint expert", "seed": seed,
                              "noise_ratio": noise_ratio, "goal_noise_ratio": goal_noise_ratio,
                              "action_noise": action_noise, "redrawn_episodes": redrawn, **extra})
