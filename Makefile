@@ -33,7 +33,7 @@ help:  ## list the targets
 	@echo "  make eval WORKDIR=runs/maze_dbc_quick_seed1      evaluate a saved run"
 	@echo "  make video WORKDIR=runs/<run> [ARGS='--num_episodes=4 --format=mp4']"
 	@echo "                                                   render its evaluation episodes (<workdir>/videos/*.gif)"
-	@echo "  make demos ENV=<task>                            (re)generate the expert demos (data/<env>_expert_<N>ep.npz)"
+	@echo "  make demos ENV=<task>                            (re)generate the expert demos (data/<env>_expert_<N>ep.npz, or _<N>tr.npz)"
 	@echo "  make export-minari DATA=data/maze_expert_100ep.npz ID=dbc_jax/maze/expert-v0 [ENV=maze]"
 	@echo "                                                   a dataset as a local Minari dataset (read: data.path=minari:<ID>)"
 	@echo "  make expert ENV=<task>                           retrain its SAC expert (dbc_jax/experts/weights/), then make demos"

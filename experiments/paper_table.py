@@ -15,7 +15,8 @@ For every cell it records the final evaluation and the best periodic one (each s
 training, then mean ± std over seeds: the "best" convention; the paper does not say which it reports), the per-seed
 numbers, the wall time, the date, the hardware and the command. Everything goes to one JSON file
 (``docs/paper_table_<preset>.json``); the markdown (``docs/paper_table_<preset>.md``) is generated from it, and with
-``--readme`` so is the README's headline table.
+``--readme FILE`` the final-evaluation table goes into FILE's ``<!-- paper-table:start/end -->`` block (the project's
+README leads with ``experiments/compare.py``'s table instead and has no such block).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ rounded up to whole epochs of N // 128 updates):
             312,000); policy 2 x 256 for 40,000 updates at lr 1e-4 (their 39,000).
     Every preset: lambda = 1 (DBC's term weight; untuned: sweep it as one program, e.g. make train DATA=... ARGS=
     "--config.grid.coeff='(0.1,1,10)'"), 3 seeds, 100 evaluation episodes per seed (smoke: 4), evaluated at the
-    chunk ends at or past a third and two thirds of policy training and at its end; z-scored data; the baselines'
-    networks as on the locomotion tasks.
+    chunk ends at or past a third and two thirds of policy training and at its end; z-scored data; Diffusion
+    Policy and Implicit BC 3 x 256 (lr 1e-4 and 5e-4; quick: 10 DDIM steps, IBC 2 x 256 with 64 samples).
 Override any of it with --config.<field>=<value>.
 """
 

@@ -25,7 +25,7 @@ def get_config(preset: str = "quick") -> ConfigDict:
     c = base_config("fork", preset)
     c.env.noise_ratio = 1.0  # start-position/velocity noise scale at reset
 
-    c.data.num_episodes = 100  # demos the expert writes (about 8,900 transitions)
+    c.data.num_episodes = 100  # demos the expert writes (about 11,500 transitions)
     c.data.expert = ConfigDict({"action_noise": 0.1})  # demo-generator kwargs: N(0, 0.1) action noise
 
     # Maze's settings: the same point mass and controller.
