@@ -268,9 +268,8 @@ def build(args, argv: list[str]) -> dict:
     asked, unavailable_rows = table_cells(args)
     cells, missing = [], []
     todo = [(record, config, saved_results(config)) for record, config in asked]
-    # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take.
-    unfinished = [(r, c) for r, c, saved in todo if saved is None
-                  and (not args.no_train or estimate_lib.progress(c) is not None)]
+    # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take here.
+    unfinished = [(r, c) for r, c, saved in todo if saved is None]
     plans = plan(unfinished) if unfinished and not args.no_plan else {}
     if args.plan_only:
         raise SystemExit(0)
@@ -286,9 +285,14 @@ def build(args, argv: list[str]) -> dict:
                                 "reason": f"failed: {type(error).__name__}: {error}"})
                 continue
         if saved is None:
-            reason = ("in progress: " + plans[key]["state"].removeprefix("resumes at ") + ", about "
-                      + duration(plans[key]["estimate_s"]) + " left"
-                      if key in plans else "not trained yet (run without --no-train)")
+            if key not in plans:
+                reason = "not trained yet (run without --no-train)"
+            elif plans[key]["state"] == "new":
+                reason = (f"not trained yet: about {duration(plans[key]['estimate_s'])} on this machine "
+                          "(run without --no-train)")
+            else:
+                reason = ("in progress: " + plans[key]["state"].removeprefix("resumes at ") + ", about "
+                          + duration(plans[key]["estimate_s"]) + " left")
             missing.append({**record, "workdir": config.workdir, "reason": reason,
                             **({"plan": plans[key]} if key in plans else {})})
             continue
@@ -474,8 +478,8 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
                         help="a config field for every run, e.g. --set eval.num_episodes=50, or for one task's rows, e.g. "
                              "--set fetchpick:data.expert.end_at_success=True (repeatable)")
     parser.add_argument("--no-train", action="store_true",
-                        help="only finished runs; list the others as missing (an interrupted one with its progress "
-                             "and its time left, its speed measured here)")
+                        help="only finished runs; list the others as missing, each with the time it should take here "
+                             "(its speed measured now; an interrupted one with its progress), unless --no-plan")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--plan-only", action="store_true",
                         help="measure the cells left to train, print the plan and its time estimate, and stop")

@@ -10,6 +10,7 @@ import pytest
 
 import dbc_jax
 from dbc_jax import estimate
+from dbc_jax.estimate import duration
 from dbc_jax.metrics import MetricsLog
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
@@ -60,12 +61,16 @@ def test_the_plan_counts_a_runs_work_and_what_an_interrupted_one_has_left(tmp_pa
     assert (done.model_epoch, done.model_epochs, done.policy_epoch, done.policy_epochs) == (4, 4, 2, 4)
     left = estimate.estimate(config, items, speed, done)
     assert (left.model_updates, left.policy_updates, left.evaluations) == (0, whole.policy_updates // 2, 1)
-    paper_table.main(args + ["--no-train"])
+    paper_table.main(args + ["--methods", "dbc", "bc", "--no-train"])  # BC: never started
     with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
-        (missing,) = json.load(f)["missing"]
+        missing, new = json.load(f)["missing"]
     assert missing["reason"].startswith("in progress: joint model 4 of 4 epochs, policies 2 of 4 epochs, about ")
     assert missing["plan"]["state"] == "resumes at joint model 4 of 4 epochs, policies 2 of 4 epochs"
-    assert missing["reason"] in (tmp_path / "docs" / "paper_table_smoke.md").read_text()
+    assert new["method"] == "bc" and new["plan"]["state"] == "new" and new["plan"]["estimate_s"] > 0
+    assert new["reason"] == (f"not trained yet: about {duration(new['plan']['estimate_s'])} on this machine "
+                             "(run without --no-train)")
+    page = (tmp_path / "docs" / "paper_table_smoke.md").read_text()
+    assert missing["reason"] in page and new["reason"] in page
 
 
 def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, monkeypatch, capsys):
