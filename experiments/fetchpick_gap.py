@@ -34,7 +34,7 @@ import sys
 import numpy as np
 
 from dbc_jax import stats
-from dbc_jax.checkpoint import atomic_write_text
+from dbc_jax.checkpoint import atomic_write_text, read_json
 from dbc_jax.errors import run_cli
 from dbc_jax.experts.fetch import generate_demos
 from dbc_jax.metrics import MetricsLog
@@ -107,7 +107,7 @@ def measure(args) -> dict:
         argv = ["--preset", "quick", "--rows", "fetchpick:ours", "--methods", "bc", "dbc", "--runs", str(args.runs),
                 "--workdir", folder, "--out", folder, "--no-plan"] + [a for s in sets for a in ("--set", s)]
         compare.main(argv + (["--no-train"] if args.no_train else []) + (["--quiet"] if args.quiet else []))
-        ledger = json.load(open(os.path.join(folder, "compare_quick.json")))
+        ledger = read_json(os.path.join(folder, "compare_quick.json"))
         cells = {c["method"]: c for c in ledger["cells"] if c["task"] == "fetchpick" and c["method"] in ("bc", "dbc")}
         entry = {"sets": sets, "label": LABELS[variant], "cells": {}}
         for method, cell in cells.items():
@@ -117,7 +117,7 @@ def measure(args) -> dict:
                    "date": cell["date"], "command": cell["command"]}
             results = os.path.join(workdir, "results.json")
             if os.path.exists(results):
-                episodes = json.load(open(results))["episodes"]
+                episodes = read_json(results)["episodes"]
                 success, length = (np.asarray(episodes[k], np.float64) for k in ("success", "length"))
                 row["official_count"] = [official_count(s, n, rng, OFFICIAL["draws"]) for s, n in zip(success, length)]
                 row["mean_length"] = float(length.mean())
@@ -228,7 +228,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     json_path, md_path = (os.path.join(args.out, f"fetchpick_gap.{ext}") for ext in ("json", "md"))
     if args.render:
-        table = json.load(open(json_path))
+        table = read_json(json_path)
     else:
         table = measure(args)
         os.makedirs(args.out, exist_ok=True)
