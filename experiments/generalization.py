@@ -6,10 +6,11 @@
 Each method is one ``dbc_jax.train`` run of ``config.num_seeds`` seeds (its default workdir, so a finished run is
 reused and an interrupted one resumed), evaluated at every noise ratio r with ``noise_ratio = goal_noise_ratio = r``
 on ``eval.num_episodes`` episodes per seed (at the training noise: the run's own final evaluation). The episodes at
-a given r are the same for every method (same evaluation key). Writes ``<out>/table.md`` (success rate, mean +- std over seeds, the paper's numbers beside),
-``<out>/generalization.png`` (success against noise, one line per method, a +-std band) and
-``<out>/results.json``; run again, it keeps the evaluations already in ``<out>/results.json`` (same run, same
-episode count) and adds the missing ones. Methods: ``bc``, ``dbc``, ``dp`` (Diffusion Policy), ``ibc`` (Implicit BC).
+a given r are the same for every method (same evaluation key). Writes ``<out>/table.md`` (success rate, mean +- std
+over seeds, the paper's numbers beside), ``<out>/generalization.png`` (success against noise, one line per method,
+a +-std band) and ``<out>/results.json``; run again, it keeps the evaluations already in ``<out>/results.json``
+(same run, same episode count) and adds the missing ones. Methods: ``bc``, ``dbc``, ``dp`` (Diffusion Policy),
+``ibc`` (Implicit BC).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 import numpy as np
 
 import dbc_jax
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
 from dbc_jax.train import evaluate_workdir
 
@@ -129,7 +130,7 @@ def main():
     out = args.out or os.path.join("runs", f"generalization_{args.env}_{args.preset}")
     os.makedirs(out, exist_ok=True)
     previous_path = os.path.join(out, "results.json")
-    previous = json.load(open(previous_path)) if os.path.exists(previous_path) else None
+    previous = read_json(previous_path) if os.path.exists(previous_path) else None
     results = run(args.env, args.preset, args.methods, args.noise, args.seed, args.episodes, previous)
     results["date"] = datetime.date.today().isoformat()
     table = markdown_table(results)

@@ -8,9 +8,10 @@ The paper claims that a generative model of high-dimensional data lying on a low
 
 - **Expert data on a known manifold.** A latent z ~ U[-1, 1]^2; the state is ``s = W f(z)`` with the fixed features
   ``f(z) = (z1, z2, sin(pi z1), sin(pi z2), z1 z2, cos(pi z1) cos(pi z2))`` and a fixed random Gaussian map
-  ``W`` [D, 6], D >= 6 (full column rank, so s determines f(z) and z); the expert action is ``a = (sin(pi z1) cos(pi z2),
-  z2 - z1^2)``. So every (s, a) lies on a 2-dimensional manifold in R^(D + 2), and only the ambient dimension D
-  grows. 1,000 training pairs, 2,000 held-out ones; the same draws for every method (data seed 0).
+  ``W`` [D, 6], D >= 6 (full column rank, so s determines f(z) and z); the expert action is
+  ``a = (sin(pi z1) cos(pi z2), z2 - z1^2)``. So every (s, a) lies on a 2-dimensional manifold in R^(D + 2), and
+  only the ambient dimension D grows. 1,000 training pairs, 2,000 held-out ones; the same draws for every method
+  (data seed 0).
 - **Methods,** in one harness with one preset: BC; DBC (BC + λ · the diffusion term, λ 30 as on Maze); the
   diffusion term alone (DBC with ``coeff_bc = 0``: the joint model is the only teacher); Diffusion Policy. DBC and
   the term alone are one program (``config.grid.coeff_bc = (0, 1)``) sharing one pretrained diffusion model.
@@ -36,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dbc_jax
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
 from dbc_jax.train import make_train
 from dbc_jax.trainer import TrainData
@@ -156,7 +157,7 @@ def main():
         parser.error(f"--dims: at least {NUM_FEATURES}, so that the state determines the latent")
     folder = os.path.join(args.workdir, args.size, f"seed{args.seed}")
     path = os.path.join(folder, "results.json")
-    saved = json.load(open(path)) if os.path.exists(path) else {}
+    saved = read_json(path) if os.path.exists(path) else {}
     results = saved.get("results", {})
     for dim in args.dims:
         if str(dim) in results:

@@ -155,6 +155,16 @@ def test_smoke_preset_end_to_end_through_the_generalization_script(tmp_path, mon
         evaluate_workdir("runs/fetchpick_dbc_smoke_seed1", env={"noise": 2.0})
 
 
+def test_generalization_script_names_a_broken_results_file_before_training(tmp_path, monkeypatch, generalization):
+    (tmp_path / "results.json").write_text('{"noise": [1.0')  # cut short
+    argv = ["generalization.py", "--preset", "smoke", "--methods", "dbc", "--out", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"results\.json, line 1, column 15: not valid JSON"):
+        generalization.main()
+    assert not os.path.exists(tmp_path / "runs") and not os.path.exists(tmp_path / "data")  # nothing trained
+
+
 def test_generalization_table_puts_ours_beside_the_paper(generalization):
     table = generalization.markdown_table({"noise": [1.0, 2.0], "methods": {"bc": {"success": {
         "1.0": [100.0, 50.0, 75.0], "2.0": [25.0, 0.0, 50.0]}}}})
