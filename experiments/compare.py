@@ -14,9 +14,10 @@ Finished cells are kept in the JSON itself (``docs/compare_<preset>.json``): a c
 one asked is reused without its workdir, so a clean clone regenerates every page from the JSON alone and a campaign
 spread over machines and sessions adds cells to it. A cell not in the JSON is read from its finished workdir
 (``runs/compare_<preset>/<task>-<data>_<method>_n<N>``), resumed from its checkpoints if interrupted, or trained
-(``--no-train``: listed as missing). A recorded cell whose config no longer matches (another ``--set``, a changed
-preset) is kept aside in the JSON as stale, never dropped, until a cell trained with the current config replaces
-it. The JSON and the pages are rewritten after every cell.
+(``--no-train``: listed as missing, with how far it got and the time the rest should take on this machine). A
+recorded cell whose config no longer matches (another ``--set``, a changed preset) is kept aside in the JSON as
+stale, never dropped, until a cell trained with the current config replaces it. The JSON and the pages are
+rewritten after every cell.
 
 From the JSON come the statistics (``dbc_jax.stats``, i.e. rliable: mean and IQM per cell with 95%
 stratified-bootstrap intervals; per row the probability that DBC beats each baseline; an aggregate over rows on a
@@ -203,7 +204,13 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
         else:
             why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
                         or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
-                        or "not trained yet (run without --no-train)"}
+                        or paper_table.missing_reason()}
+    if args.no_train and not args.no_plan:  # what is left, listed with how far it got and how long the rest takes here
+        left = [key for key in keys if key in why and why[key]["reason"] == paper_table.missing_reason()]
+        plans = plan([(records[key], configs[key]) for key in left]) if left else {}
+        for key in left:
+            if key in plans:
+                why[key] = {**why[key], "reason": paper_table.missing_reason(plans[key]), "plan": plans[key]}
     to_train = [key for key in ((t, d, m) for t, d in asked for m in args.methods)
                 if not ((key in found and key not in why) or args.no_train or unavailable(*key[:2], args.paper_data))]
     if to_train and not args.no_plan:

@@ -243,6 +243,17 @@ def plan(todo: list[tuple[dict, object]]) -> dict:
     return plans
 
 
+def missing_reason(cell_plan: dict | None = None) -> str:
+    """Why a cell is not in the table: not trained yet, or (with its plan) how far it got and how long the rest
+    should take on this machine."""
+    if cell_plan is None:
+        return "not trained yet (run without --no-train)"
+    if cell_plan["state"] == "new":
+        return f"not trained yet: about {duration(cell_plan['estimate_s'])} on this machine (run without --no-train)"
+    return ("in progress: " + cell_plan["state"].removeprefix("resumes at ") + ", about "
+            + duration(cell_plan["estimate_s"]) + " left")
+
+
 def table_cells(args) -> tuple[list[tuple[dict, object]], list[dict]]:
     """Every cell asked, as (its record for the JSON, its resolved config), and the rows that cannot exist yet."""
     cells, unavailable_rows = [], []
@@ -285,15 +296,7 @@ def build(args, argv: list[str]) -> dict:
                                 "reason": f"failed: {type(error).__name__}: {error}"})
                 continue
         if saved is None:
-            if key not in plans:
-                reason = "not trained yet (run without --no-train)"
-            elif plans[key]["state"] == "new":
-                reason = (f"not trained yet: about {duration(plans[key]['estimate_s'])} on this machine "
-                          "(run without --no-train)")
-            else:
-                reason = ("in progress: " + plans[key]["state"].removeprefix("resumes at ") + ", about "
-                          + duration(plans[key]["estimate_s"]) + " left")
-            missing.append({**record, "workdir": config.workdir, "reason": reason,
+            missing.append({**record, "workdir": config.workdir, "reason": missing_reason(plans.get(key)),
                             **({"plan": plans[key]} if key in plans else {})})
             continue
         cells.append({**record, **collect(config, saved)})

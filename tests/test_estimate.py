@@ -85,3 +85,12 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     per_epoch = config.data.num_episodes * dbc_jax.tasks.get_task("maze").horizon // config.policy.batch_size
     assert (f"Maze (our demos), BC (new): policies {config.policy.epochs * per_epoch:,} updates at "
             in capsys.readouterr().out)
+    # --no-train lists the cell with the time it should take here, on the page as in the JSON.
+    compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours",
+                  "--methods", "bc", "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--no-train"])
+    table = json.loads((tmp_path / "docs" / "compare_smoke.json").read_text())
+    (new,) = [m for m in table["missing"] if (m["task"], m["data"], m["method"]) == ("maze", "ours", "bc")]
+    assert new["plan"]["state"] == "new" and new["plan"]["estimate_s"] > 0
+    assert new["reason"] == (f"not trained yet: about {duration(new['plan']['estimate_s'])} on this machine "
+                             "(run without --no-train)")
+    assert f"- Maze (our demos), BC (4 runs): {new['reason']}" in (tmp_path / "docs" / "compare_smoke.md").read_text()
