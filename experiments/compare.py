@@ -205,8 +205,9 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
             why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
                         or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
                         or paper_table.missing_reason()}
-    if args.no_train and not args.no_plan:  # what is left, listed with how far it got and how long the rest takes here
-        left = [key for key in keys if key in why and why[key]["reason"] == paper_table.missing_reason()]
+    if args.no_train and not args.no_plan:  # what is asked and left: how far it got and how long the rest takes here
+        left = [key for key in ((t, d, m) for t, d in asked for m in args.methods)
+                if key in why and why[key]["reason"] == paper_table.missing_reason()]
         plans = plan([(records[key], configs[key]) for key in left]) if left else {}
         for key in left:
             if key in plans:
@@ -452,7 +453,21 @@ def markdown(table: dict) -> str:
         out += ["", "## Not in the table yet", ""]
         out += [f"- {row_label(m['task'], m['data'])}, {METHODS[m['method']]} ({m['runs_asked']} runs): "
                 f"{m['reason']} (`{m['command']}`)" for m in table["missing"]]
+        left = time_left(table)
+        if left:
+            out += ["", f"In all, {left}: one cell after another, speeds measured when this page was made (upper "
+                        "bounds: episodes that end early evaluate faster)."]
     return "\n".join(out) + "\n"
+
+
+def time_left(table: dict) -> str:
+    """The time the missing cells with a plan should take ("" if none has one)."""
+    plans = [m["plan"] for m in table["missing"] if "plan" in m]
+    if not plans:
+        return ""
+    n = len(plans)
+    which = "" if n == len(table["missing"]) else f" for the {n} cell{'s' * (n != 1)} measured"
+    return f"about {duration(sum(p['estimate_s'] for p in plans))} on {machine(plans[0]['measured'])}{which}"
 
 
 def figure(table: dict, path: str) -> None:
@@ -531,6 +546,10 @@ def readme_block(table: dict) -> str:
              f"{len(cells)} of {len(table['rows']) * len(METHODS)} cells so far, {hours:.1f} h of training and "
              f"evaluation on {'; '.join(sorted({machine(c['hardware']) for c in cells})) or '–'}. "
              f"{metric_text(table)}.")
+    if table["missing"]:
+        left = time_left(table)
+        about += (f" Not in it yet: {len(table['missing'])} cells, listed with their commands"
+                  + (f" and times ({left} in all)" if left else "") + f" in docs/compare_{table['preset']}.md.")
     supported = "\n".join(f"- {line}" for line in findings(table))
     return f"{about}\n\n{headline(table)}" + (f"\n\n{supported}" if supported else "")
 

@@ -12,6 +12,7 @@ import dbc_jax
 from dbc_jax import estimate
 from dbc_jax.estimate import duration
 from dbc_jax.metrics import MetricsLog
+from dbc_jax.provenance import hardware
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import paper_table  # noqa: E402
@@ -93,4 +94,10 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     assert new["plan"]["state"] == "new" and new["plan"]["estimate_s"] > 0
     assert new["reason"] == (f"not trained yet: about {duration(new['plan']['estimate_s'])} on this machine "
                              "(run without --no-train)")
-    assert f"- Maze (our demos), BC (4 runs): {new['reason']}" in (tmp_path / "docs" / "compare_smoke.md").read_text()
+    page = (tmp_path / "docs" / "compare_smoke.md").read_text()
+    assert f"- Maze (our demos), BC (4 runs): {new['reason']}" in page
+    assert [m for m in table["missing"] if "plan" in m] == [new]  # only the cells asked (--rows, --methods)
+    left = f"about {duration(new['plan']['estimate_s'])} on {compare.machine(hardware())} for the 1 cell measured"
+    assert f"In all, {left}: one cell after another" in page
+    assert f"Not in it yet: {len(table['missing'])} cells, listed with their commands and times ({left}" in (
+        compare.readme_block(table))
