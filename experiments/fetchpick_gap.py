@@ -2,7 +2,7 @@
 
     python experiments/fetchpick_gap.py [--runs 10] [--no-train] [--render]
 
-Four measurements, each written to ``docs/fetchpick_gap.{json,md}``:
+Five measurements, each written to ``docs/fetchpick_gap.{json,md}``:
 
 1. **The demos' episodes.** The authors' file is ``pick_10000_clip.pt``: 10,000 transitions in about 303 episodes
    (ablations_and_tasks.md section 4), about 33 steps each, which the 50-step episodes that their script writes
@@ -19,6 +19,10 @@ Four measurements, each written to ``docs/fetchpick_gap.{json,md}``:
 4. **The official evaluation's counting.** The official loop stops once 100 episodes have finished in 10 parallel
    envs and averages those, which leaves out the episodes still running, more often long (failed) ones. Replayed
    on each run's own final episodes (success, length; 5,000 replays): the success rate that counting would report.
+5. **λ at the paper's model width.** DBC on our default demos with the diffusion model as wide as the paper's (1024;
+   ``quick``: 256), all else ``quick``: 5 independent runs (each its own 1024-wide model; about 2 h on this 2-core
+   CPU, so 5 rather than 10), P(better than with the 256-wide model), and its term sizes and probe as in 3. Whether
+   the official λ 0.5 is too weak only for our smaller model (the λ sweep reaches 96 at λ 10 at 256).
 
 ``--render`` rewrites the page from the JSON only.
 """
@@ -44,12 +48,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  (the N-run cells and their ledger)
 import probe_model  # noqa: E402  (what a joint model knows of the demos' actions)
 
-VARIANTS = {  # demo settings of each trained variant (compare.py --set items)
-    "default": [],
-    "end_at_success": ["fetchpick:data.expert.end_at_success=True", "fetchpick:data.expert.num_transitions=10000"],
+VARIANTS = {  # each trained variant: compare.py --set items, its methods, its runs (None: --runs)
+    "default": {"sets": [], "methods": ("bc", "dbc"), "runs": None},
+    "end_at_success": {"sets": ["fetchpick:data.expert.end_at_success=True",
+                                "fetchpick:data.expert.num_transitions=10000"], "methods": ("bc", "dbc"), "runs": None},
+    "paper_width": {"sets": ["fetchpick:diffusion.hidden=1024"], "methods": ("dbc",), "runs": 5},
 }
 LABELS = {"default": "our default demos: 200 episodes x 50 steps",
-          "end_at_success": "demos ending at their first success: 10,000 steps"}
+          "end_at_success": "demos ending at their first success: 10,000 steps",
+          "paper_width": "our default demos, the diffusion model 1024 wide (the paper's; quick: 256), 5 runs"}
 AUTHORS_EPISODES, AUTHORS_TRANSITIONS = 303, 10_000  # pick_10000_clip.pt (ablations_and_tasks.md section 4)
 PAPER = {"dbc": (97.5, 1.9), "bc": (91.6, 5.8)}
 BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
@@ -102,16 +109,16 @@ def measure(args) -> dict:
              "variants": {}, "runs": args.runs, "paper": PAPER, "bootstrap": BOOTSTRAP, "official": OFFICIAL,
              "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}
     rng = np.random.default_rng(OFFICIAL["seed"])
-    for variant, sets in VARIANTS.items():
-        folder = os.path.join(args.workdir, variant)
-        argv = ["--preset", "quick", "--rows", "fetchpick:ours", "--methods", "bc", "dbc", "--runs", str(args.runs),
-                "--workdir", folder, "--out", folder, "--no-plan"] + [a for s in sets for a in ("--set", s)]
+    for variant, spec in VARIANTS.items():
+        folder, sets, runs = os.path.join(args.workdir, variant), spec["sets"], spec["runs"] or args.runs
+        argv = (["--preset", "quick", "--rows", "fetchpick:ours", "--methods", *spec["methods"], "--runs", str(runs),
+                 "--workdir", folder, "--out", folder, "--no-plan"] + [a for s in sets for a in ("--set", s)])
         compare.main(argv + (["--no-train"] if args.no_train else []) + (["--quiet"] if args.quiet else []))
         ledger = read_json(os.path.join(folder, "compare_quick.json"))
-        cells = {c["method"]: c for c in ledger["cells"] if c["task"] == "fetchpick" and c["method"] in ("bc", "dbc")}
+        cells = {c["method"]: c for c in ledger["cells"] if c["task"] == "fetchpick" and c["method"] in spec["methods"]}
         entry = {"sets": sets, "label": LABELS[variant], "cells": {}}
         for method, cell in cells.items():
-            workdir = os.path.join(folder, f"fetchpick-ours_{method}_n{args.runs}")
+            workdir = os.path.join(folder, f"fetchpick-ours_{method}_n{runs}")
             scores = [r["score"] for r in cell["runs"]]
             row = {"runs": scores, "stats": cell["stats"], "code": cell["code"], "wall_s": cell["wall_s"],
                    "date": cell["date"], "command": cell["command"]}
@@ -136,6 +143,10 @@ def measure(args) -> dict:
             name = f"{method.upper()} on demos ending at success > on our default demos"
             pairs[name] = stats.probability_of_improvement(short[method]["runs"], default[method]["runs"],
                                                            BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
+    wide = table["variants"]["paper_width"]["cells"]
+    if "dbc" in wide and "dbc" in default:
+        pairs["DBC with the 1024-wide model > with the 256-wide one"] = stats.probability_of_improvement(
+            wide["dbc"]["runs"], default["dbc"]["runs"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
     for variant, entry in table["variants"].items():
         if {"bc", "dbc"} <= set(entry["cells"]):
             pairs[f"DBC > BC, {LABELS[variant].split(':')[0]}"] = stats.probability_of_improvement(
@@ -151,7 +162,8 @@ def markdown(table: dict) -> str:
              f"Generated by `experiments/fetchpick_gap.py` from `fetchpick_gap.json` (beside this file); "
              f"{table['date']}, {table['hardware']}, written by code {table['code']['commit'][:7]}; do not edit by "
              "hand. `quick` preset, "
-             f"{table['runs']} independent runs per cell (DBC: a diffusion model per run), 100 evaluation episodes "
+             f"{table['runs']} independent runs per cell unless its row says otherwise (DBC: a diffusion model per "
+             "run), 100 evaluation episodes "
              "per run at start and goal noise 1.25; mean over runs [95% stratified-bootstrap interval] (rliable).",
              "", "## 1. The demos' episodes", "",
              f"Our expert's first success comes at step {demos['mean']:.1f} on average (from {demos['min']} to "
@@ -161,7 +173,9 @@ def markdown(table: dict) -> str:
              "50-step episodes, as their script writes them and as ours are, would be 200.", "",
              "## 2. Both kinds of demos, trained", "",
              "| demos | BC | DBC | DBC's runs | BC's runs |", "|---|---|---|---|---|"]
-    for entry in table["variants"].values():
+    for variant, entry in table["variants"].items():
+        if variant == "paper_width":  # section 5
+            continue
         cells = entry["cells"]
         lines.append(f"| {entry['label']} | " + " | ".join(
             stats.mean_text(cells[m]["stats"]) if m in cells else "–" for m in ("bc", "dbc")) + " | "
@@ -214,6 +228,19 @@ def markdown(table: dict) -> str:
             if "official_count" in cell:
                 lines.append(f"| {entry['label']} | {method.upper()} | {cell['stats']['mean']:.1f} | "
                              f"{np.mean(cell['official_count']):.1f} | {cell['mean_length']:.1f} |")
+    default, wide = (table["variants"].get(v, {}).get("cells", {}).get("dbc") for v in ("default", "paper_width"))
+    lines += ["", "## 5. λ at the paper's model width", "",
+              "DBC on our default demos at λ 0.5 (the official value), all else `quick`, with the diffusion model 256 "
+              "wide (`quick`) or 1024 wide (the paper's); each run its own model:", "",
+              "| diffusion model | DBC | runs |", "|---|---|---|"]
+    for label, cell in (("256 wide (`quick`)", default), ("1024 wide (the paper's)", wide)):
+        lines.append(f"| {label} | " + (f"{stats.mean_text(cell['stats'])} | "
+                                        + ", ".join(f"{v:.0f}" for v in cell["runs"]) if cell else "not trained | –")
+                     + " |")
+    name = "DBC with the 1024-wide model > with the 256-wide one"
+    if name in table["pairs"]:
+        lines += ["", f"- {stats.improvement_text(name, table['pairs'][name])}"]
+    lines += ["", "Its term sizes and its first model's probe are in section 3, its counting in section 4."]
     return "\n".join(lines) + "\n"
 
 
