@@ -14,7 +14,8 @@ Finished cells are kept in the JSON itself (``docs/compare_<preset>.json``): a c
 one asked is reused without its workdir, so a clean clone regenerates every page from the JSON alone and a campaign
 spread over machines and sessions adds cells to it. A cell not in the JSON is read from its finished workdir
 (``runs/compare_<preset>/<task>-<data>_<method>_n<N>``), resumed from its checkpoints if interrupted, or trained
-(``--no-train``: listed as missing, with how far it got and the time the rest should take on this machine). A
+(``--no-train``: listed as missing; a cell asked by ``--rows`` and ``--methods`` also with how far it got and the
+time the rest should take on this machine, measured now, unless ``--no-plan``). A
 recorded cell whose config no longer matches (another ``--set``, a changed preset) is kept aside in the JSON as
 stale, never dropped, until a cell trained with the current config replaces it. The JSON and the pages are
 rewritten after every cell.
@@ -205,17 +206,15 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
             why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
                         or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
                         or paper_table.missing_reason()}
-    if args.no_train and not args.no_plan:  # what is asked and left: how far it got and how long the rest takes here
-        left = [key for key in ((t, d, m) for t, d in asked for m in args.methods)
-                if key in why and why[key]["reason"] == paper_table.missing_reason()]
-        plans = plan([(records[key], configs[key]) for key in left]) if left else {}
-        for key in left:
-            if key in plans:
-                why[key] = {**why[key], "reason": paper_table.missing_reason(plans[key]), "plan": plans[key]}
-    to_train = [key for key in ((t, d, m) for t, d in asked for m in args.methods)
-                if not ((key in found and key not in why) or args.no_train or unavailable(*key[:2], args.paper_data))]
-    if to_train and not args.no_plan:
-        plan([(records[key], configs[key]) for key in to_train])
+    left = [key for key in ((t, d, m) for t, d in asked for m in args.methods)  # asked, not finished, trainable
+            if not ((key in found and key not in why) or unavailable(*key[:2], args.paper_data))]
+    plans = plan([(records[key], configs[key]) for key in left]) if left and not args.no_plan else {}
+    to_train = [] if args.no_train else left
+    for key in left:  # --no-train: listed with how far it got and how long the rest should take here
+        if key in plans:
+            reason, told = why[key]["reason"], paper_table.missing_reason(plans[key])
+            why[key] = {**why[key], "plan": plans[key],
+                        "reason": told if reason == paper_table.missing_reason() else f"{reason}; {told}"}
     if args.plan_only:
         raise SystemExit(0)
     for key in to_train:
@@ -455,7 +454,7 @@ def markdown(table: dict) -> str:
                 f"{m['reason']} (`{m['command']}`)" for m in table["missing"]]
         left = time_left(table)
         if left:
-            out += ["", f"In all, {left}: one cell after another, speeds measured when this page was made (upper "
+            out += ["", f"In all, {left}: one cell after another, speeds measured when the JSON was written (upper "
                         "bounds: episodes that end early evaluate faster)."]
     return "\n".join(out) + "\n"
 
@@ -546,9 +545,11 @@ def readme_block(table: dict) -> str:
              f"{len(cells)} of {len(table['rows']) * len(METHODS)} cells so far, {hours:.1f} h of training and "
              f"evaluation on {'; '.join(sorted({machine(c['hardware']) for c in cells})) or '–'}. "
              f"{metric_text(table)}.")
-    if table["missing"]:
+    done = {(c["task"], c["data"], c["method"]) for c in cells}
+    absent = sum((m["task"], m["data"], m["method"]) not in done for m in table["missing"])
+    if absent:
         left = time_left(table)
-        about += (f" Not in it yet: {len(table['missing'])} cells, listed with their commands"
+        about += (f" Not in it yet: {absent} cell{'s' * (absent != 1)}, listed with their commands"
                   + (f" and times ({left} in all)" if left else "") + f" in docs/compare_{table['preset']}.md.")
     supported = "\n".join(f"- {line}" for line in findings(table))
     return f"{about}\n\n{headline(table)}" + (f"\n\n{supported}" if supported else "")

@@ -215,7 +215,8 @@ def plan(todo: list[tuple[dict, object]]) -> dict:
     speeds, plans = {}, {}
     if not todo:
         return plans
-    print(f"\nMeasuring the speed of {len(todo)} cells on this machine ({hardware()}) ...", flush=True)
+    print(f"\nMeasuring the speed of {len(todo)} cell{'s' * (len(todo) != 1)} on this machine ({hardware()}) ...",
+          flush=True)
     for record, config in todo:
         cell = (record["task"], record["data"], record["method"])
         try:  # a cell whose plan fails is trained (or listed) anyway: its own error comes then
@@ -239,7 +240,7 @@ def plan(todo: list[tuple[dict, object]]) -> dict:
         print(f"  {row_label(task, data)}, {METHODS[method]} ({p['state']}): {p['work']}: "
               f"about {duration(p['estimate_s'])}")
     print(f"In all: about {duration(sum(p['estimate_s'] for p in plans.values()))}. A finished cell is reused and "
-          "an interrupted one resumes where it stopped: rerun the same command.", flush=True)
+          "an interrupted one resumes where it stopped, whenever the cells are trained.", flush=True)
     return plans
 
 
@@ -478,8 +479,8 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--paper-data", default=default_paper_data(),
                         help="folder of the released maze.pt, halfcheetah.pt, walker.pt (env DBC_JAX_PAPER_DATA)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a config field for every run, e.g. --set eval.num_episodes=50, or for one task's rows, e.g. "
-                             "--set fetchpick:data.expert.end_at_success=True (repeatable)")
+                        help="a config field for every run, e.g. --set eval.num_episodes=50, or for one task's rows, "
+                             "e.g. --set fetchpick:data.expert.end_at_success=True (repeatable)")
     parser.add_argument("--no-train", action="store_true",
                         help="only finished runs; list the others as missing, each with the time it should take here "
                              "(its speed measured now; an interrupted one with its progress), unless --no-plan")

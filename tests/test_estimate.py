@@ -87,8 +87,10 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     assert (f"Maze (our demos), BC (new): policies {config.policy.epochs * per_epoch:,} updates at "
             in capsys.readouterr().out)
     # --no-train lists the cell with the time it should take here, on the page as in the JSON.
-    compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours",
-                  "--methods", "bc", "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--no-train"])
+    args = ["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours", "--methods", "bc",
+            "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--set", "checkpoint.max_to_keep=10"]
+    compare.main(args + ["--no-train"])
+    assert "Measuring the speed of 1 cell on this machine" in capsys.readouterr().out  # the cell asked, no other
     table = json.loads((tmp_path / "docs" / "compare_smoke.json").read_text())
     (new,) = [m for m in table["missing"] if (m["task"], m["data"], m["method"]) == ("maze", "ours", "bc")]
     assert new["plan"]["state"] == "new" and new["plan"]["estimate_s"] > 0
@@ -101,3 +103,19 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     assert f"In all, {left}: one cell after another" in page
     assert f"Not in it yet: {len(table['missing'])} cells, listed with their commands and times ({left}" in (
         compare.readme_block(table))
+
+    # Trained, then cut after its first policy chunk (and dropped from the JSON): listed with its progress.
+    compare.main(args + ["--no-plan"])
+    workdir = tmp_path / "runs" / "compare_smoke" / "maze-ours_bc_n4"
+    steps = sorted(int(d) for d in os.listdir(workdir / "checkpoints") if d.isdigit())
+    assert len(steps) >= 2
+    shutil.rmtree(workdir / "checkpoints" / str(steps[-1]))
+    os.remove(workdir / "results.json")
+    os.remove(tmp_path / "docs" / "compare_smoke.json")
+    compare.main(args + ["--no-train"])
+    table = json.loads((tmp_path / "docs" / "compare_smoke.json").read_text())
+    (cut,) = [m for m in table["missing"] if "plan" in m]
+    assert cut["plan"]["state"].startswith("resumes at policies ") and cut["plan"]["estimate_s"] > 0
+    assert cut["reason"] == ("in progress: " + cut["plan"]["state"].removeprefix("resumes at ") + ", about "
+                             + duration(cut["plan"]["estimate_s"]) + " left")
+    assert f"- Maze (our demos), BC (4 runs): {cut['reason']}" in (tmp_path / "docs" / "compare_smoke.md").read_text()

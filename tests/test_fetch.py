@@ -188,6 +188,30 @@ def test_the_official_counting_favours_short_successes_and_nothing_else():
     assert count(success, length, rng, 2000) == pytest.approx(_official_loop(success, length, rng, 200), abs=1.5)
 
 
+def test_the_gap_page_gives_the_model_width_its_own_section_from_old_and_new_json():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    try:
+        import fetchpick_gap
+    finally:
+        sys.path.pop(0)
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "fetchpick_gap.json")) as f:
+        table = json.load(f)
+    table["variants"].pop("paper_width", None)  # a JSON written before the width was measured
+    table["pairs"].pop(fetchpick_gap.WIDE_PAIR, None)
+    old = fetchpick_gap.markdown(table)
+    assert "| 1024 wide (the paper's) | not trained | – |" in old and "its term sizes" not in old
+    default = table["variants"]["default"]["cells"]["dbc"]
+    wide = {**default, "runs": [95.0, 97.0, 96.0, 94.0, 98.0]}
+    label = fetchpick_gap.LABELS["paper_width"]
+    table["variants"]["paper_width"] = {"sets": [], "label": label, "cells": {"dbc": wide}}
+    table["pairs"][fetchpick_gap.WIDE_PAIR] = {"p": 1.0, "ci": [1.0, 1.0]}
+    new = fetchpick_gap.markdown(table)
+    assert "| 1024 wide (the paper's) | " in new and "| 95, 97, 96, 94, 98 |" in new
+    assert new.count("P(DBC with the 1024-wide model > with the 256-wide one) = 1.00 [1.00, 1.00]") == 1
+    assert new.index("## 4. The official") < new.index("## 5. λ at the paper's model width")
+    assert new.index("## 5. λ") < new.index("P(DBC with the 1024-wide")  # in section 5 only
+
+
 def _official_loop(success, length, rng, draws: int) -> float:
     """The official loop step by step: 10 envs, each episode drawn at its start, stop once 100 have finished."""
     means = []
