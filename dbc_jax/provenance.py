@@ -11,23 +11,32 @@ import subprocess
 from dbc_jax._version import __version__
 
 
+CODE_PATHS = tuple(f":(top){p}" for p in ("dbc_jax", "experiments", "setup.cfg", "pyproject.toml", "Makefile"))
+
+
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
-    """The code this process runs, and where: dbc_jax's version, in a git checkout the commit and whether tracked
-    files differ from it (``dirty``), and :func:`hardware`. Computed once, at the first call (a training run's
+    """The code this process runs, and where: dbc_jax's version, in a git checkout the commit and whether the tracked
+    code (``dbc_jax/``, ``experiments/`` and the build files: not the pages a run writes into ``docs/``) differs
+    from it (``dirty``), and :func:`hardware`. Computed once, at the first call (a training run's
     start); a run records one per sitting (``results.json``'s ``code``)."""
     here = os.path.dirname(os.path.abspath(__file__))
-
-    def git(*args) -> str:
-        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
-
     try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        commit = _git(here, "rev-parse", "HEAD")
+        dirty = code_changed(here)
     except (OSError, subprocess.SubprocessError):  # not a git checkout (an installed package), or no git
         return {"dbc_jax": __version__, "commit": "", "dirty": False, "hardware": hardware()}
     return {"dbc_jax": __version__, "commit": commit, "dirty": dirty, "hardware": hardware()}
+
+
+def code_changed(directory: str) -> bool:
+    """Whether the tracked code of the git checkout holding ``directory`` differs from its commit."""
+    return bool(_git(directory, "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS))
+
+
+def _git(directory: str, *args) -> str:
+    return subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip()
 
 
 def hardware() -> str:

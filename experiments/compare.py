@@ -439,7 +439,8 @@ def markdown(table: dict) -> str:
     out += ["", "## Every cell: its runs, and each run's own evaluation noise", "",
             "Between runs: the sample standard deviation of the runs' scores. Within a run: the standard error of "
             "a run's score over its own episodes (root mean square over the runs). Code: the commit of each sitting "
-            "that trained the cell (* = with uncommitted changes).", "",
+            "that trained the cell (* = with uncommitted changes to the code; up to 2026-12-07, also to the pages).",
+            "",
             "| task (data) | method | runs | per-run scores | std between runs | s.e. within a run (episodes) "
             "| wall time | date | code | hardware | command |", "|---" * 11 + "|"]
     for c in cells:

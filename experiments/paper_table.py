@@ -429,8 +429,8 @@ def markdown(table: dict) -> str:
                 "standard deviations added (3 seeds each): no difference either way is shown.", ""]
         out += gap_paragraphs(table)
     out += ["", "## Every cell", "",
-            "code: the commit of each sitting that trained the run (* = with uncommitted changes; \"not recorded\": "
-            "trained before runs recorded it).", "",
+            "code: the commit of each sitting that trained the run (* = with uncommitted changes to the code; up to "
+            "2026-12-07, also to the pages; \"not recorded\": trained before runs recorded it).", "",
             "| task (data) | method | final, per seed | best, per seed (epoch) | wall time | date | code | command |",
             "|---|---|---|---|---|---|---|---|"]
     for c in table["cells"]:

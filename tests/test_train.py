@@ -357,3 +357,29 @@ def test_one_diffusion_model_per_seed_option(tmp_path, demos):
     assert np.asarray(info["model/agent"]).shape == (3, 1)
     shared = dbc_jax.make_train(tiny_config(tmp_path), 6, 2)
     assert jax.tree.leaves(shared.init(jax.random.PRNGKey(1), data, shared.grid.hparams()).model)[0].shape[0] == 1
+
+
+def test_dirty_means_the_code_differs_not_the_pages_a_run_writes(tmp_path):
+    """A campaign's clone rewrites docs/ as it goes; only a change to the code marks a sitting's commit with *."""
+    from dbc_jax.provenance import code_changed
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                       capture_output=True)
+
+    for name in ("dbc_jax/train.py", "experiments/compare.py", "docs/results.md", "Makefile"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "c")
+    package = str(tmp_path / "dbc_jax")
+    assert not code_changed(package)
+    (tmp_path / "docs" / "results.md").write_text("a page the run wrote\n")
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    assert not code_changed(package)
+    for name in ("experiments/compare.py", "dbc_jax/train.py", "Makefile"):
+        (tmp_path / name).write_text("changed\n")
+        assert code_changed(package), name
+        git("checkout", "-q", "--", name)
+    assert not code_changed(package)
