@@ -551,7 +551,7 @@ def readme_block(table: dict) -> str:
     if absent:
         left = time_left(table)
         about += (f" Not in it yet: {absent} cell{'s' * (absent != 1)}, listed with their commands"
-                  + (f" and times ({left} in all)" if left else "") + f" in docs/compare_{table['preset']}.md.")
+                  + (f" and times (in all {left})" if left else "") + f" in docs/compare_{table['preset']}.md.")
     supported = "\n".join(f"- {line}" for line in findings(table))
     return f"{about}\n\n{headline(table)}" + (f"\n\n{supported}" if supported else "")
 

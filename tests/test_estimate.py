@@ -101,7 +101,7 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     assert [m for m in table["missing"] if "plan" in m] == [new]  # only the cells asked (--rows, --methods)
     left = f"about {duration(new['plan']['estimate_s'])} on {compare.machine(hardware())} for the 1 cell measured"
     assert f"In all, {left}: one cell after another" in page
-    assert f"Not in it yet: {len(table['missing'])} cells, listed with their commands and times ({left}" in (
+    assert f"Not in it yet: {len(table['missing'])} cells, listed with their commands and times (in all {left}" in (
         compare.readme_block(table))
 
     # Trained, then cut after its first policy chunk (and dropped from the JSON): listed with its progress.
