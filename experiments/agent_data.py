@@ -13,8 +13,13 @@ agent data hurt?); per task and share, P(DBC > BC) and P(DBC > DP).
     python experiments/agent_data.py [--preset quick] [--runs 10] [--tasks maze halfcheetah] [--shares 0 25 50]
                                      [--methods bc dbc dp] [--set FIELD=VALUE] [--no-train]
 
-A finished cell is reused, an interrupted one resumed. The mixed files go to ``data/agent_data/``, the runs to
-``runs/agent_data_<preset>/``; writes ``docs/agent_data_<preset>.{json,md,png}``.
+Finished cells are kept in the JSON itself (``<out>/agent_data_<preset>.json``): a cell recorded there whose config
+equals the one asked (its demo file included, named by a digest of what it holds) is reused without its workdir, so
+a clean clone regenerates the page from the JSON alone and a campaign spread over sessions adds cells to it. A cell
+not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``: listed as
+missing). Recorded cells not asked this time are kept; a recorded cell whose config no longer matches is kept aside
+as stale until one trained with the current config replaces it. The mixed files go to ``data/agent_data/``, the
+runs to ``runs/agent_data_<preset>/``; writes ``<out>/agent_data_<preset>.{json,md,png}`` (``--out`` docs).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy as np
 
 import dbc_jax
 from dbc_jax import stats
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.data import concatenate, load_dataset
 from dbc_jax.demos import prepare_dataset
 from dbc_jax.errors import run_cli
@@ -37,6 +42,8 @@ from dbc_jax.experts import generate_demos
 from dbc_jax.provenance import code_version, hardware
 from dbc_jax.tasks import get_task
 from dbc_jax.workdir import saved_results
+
+from compare import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The agent of each task: its expert with this much action noise, executed and recorded (clipped to the action
@@ -59,11 +66,10 @@ def base_config(task: str, method: str, args) -> dbc_jax.configs.ConfigDict:
     return config
 
 
-def mixed_demos(task: str, share: int, args, make: bool = True) -> tuple[str | None, dict]:
-    """The task's expert demos plus agent episodes making ``share`` % of the transitions: (path, what it holds).
-    Share 0 is the expert's own file. A mix's file name carries a digest of what it holds (the expert's demos and
-    the agent's settings), so other demos or settings make another file, and runs trained on one never match the
-    other. ``make=False``: (None, ...) for a mix not made yet."""
+def mix_path(task: str, share: int, args) -> tuple[str, dict]:
+    """Where the mix of ``share`` % agent steps lives and what it holds (made or not). Share 0 is the expert's own
+    file. A mix's file name carries a digest of what it holds (the expert's demos and the agent's settings), so other
+    demos or settings make another file, and runs trained on one never match the other."""
     config = dbc_jax.configs.resolve(base_config(task, "bc", args))
     expert = prepare_dataset(config, get_task(task), progress=not args.quiet)
     expert_path = dbc_jax.demos.default_data_path(config)
@@ -77,15 +83,25 @@ def mixed_demos(task: str, share: int, args, make: bool = True) -> tuple[str | N
                 "num_episodes": agent_transitions}  # num_episodes: only a bound on the attempts
     wanted = {"share_percent": share, "agent_settings": settings, **info, "expert_digest": _digest(expert.actions)}
     name = f"{task}_agent{share}pct_{_digest(json.dumps(wanted, sort_keys=True))}.npz"
-    path = os.path.join("data", "agent_data", name)
+    return os.path.join("data", "agent_data", name), wanted
+
+
+def mixed_demos(task: str, share: int, args, make: bool = True) -> tuple[str | None, dict]:
+    """The task's expert demos plus agent episodes making ``share`` % of the transitions: (path, what it holds),
+    made here if missing. ``make=False``: (None, ...) for a mix not made yet."""
+    path, wanted = mix_path(task, share, args)
+    if share == 0:
+        return path, wanted
     if os.path.exists(path):
         return path, load_dataset(path).metadata
     if not make:
         return None, wanted
-    print(f"Generating {agent_transitions} steps of {task} agent episodes ({AGENTS[task]}) for a {share}% mix.")
+    settings = wanted["agent_settings"]
+    print(f"Generating {settings['num_transitions']} steps of {task} agent episodes ({AGENTS[task]}) for a {share}% "
+          "mix.")
     agent = generate_demos(task, progress=not args.quiet, **settings)
     metadata = {**wanted, "agent": _agent_quality(task, agent), "source": "experiments/agent_data.py"}
-    concatenate([expert, agent], metadata).save(path)
+    concatenate([load_dataset(wanted["expert_file"]), agent], metadata).save(path)
     return path, metadata
 
 
@@ -114,37 +130,83 @@ def run_config(task: str, share: int, method: str, data_path: str, args) -> dbc_
     return dbc_jax.configs.resolve(config)
 
 
-def measure(args) -> dict:
-    cells, mixes, missing = [], {}, []
+def load_ledger(path: str) -> dict:
+    """The cells and mixes a JSON written by this script holds (an empty ledger if there is none)."""
+    if not os.path.exists(path):
+        return {"cells": [], "stale": [], "mixes": {}}
+    table = read_json(path)
+    if not isinstance(table.get("cells"), list) or not isinstance(table.get("mixes", {}), dict):
+        raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by agent_data.py)")
+    return table
+
+
+def finished_cell(task: str, share: int, method: str, config) -> dict | None:
+    """A cell from its finished workdir, as recorded in the JSON; None if it has not finished."""
+    saved = saved_results(config)
+    if saved is None:
+        return None
+    metric = get_task(task).metric
+    scale = 100.0 if metric == "success" else 1.0
+    episodes = np.asarray(saved["episodes"][metric], np.float64) * scale
+    scores = np.asarray(saved["per_member"], np.float64)
+    return {"task": task, "share": share, "method": method, "metric": metric,
+            "runs": scores.tolist(), "episodes_per_run": int(episodes.shape[1]),
+            "stderr_per_run": (episodes.std(1, ddof=1) / np.sqrt(episodes.shape[1])).tolist(),
+            "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
+            "workdir": config.workdir, "timings": saved.get("timings", {}), "code": saved.get("code", []),
+            "config": portable(config, "ours")}
+
+
+def matches(recorded: dict | None, config, runs: int) -> bool:
+    """Whether a recorded cell is the one asked: all its runs, and the same config (its demo file's name included)."""
+    return (recorded is not None and "config" in recorded and len(recorded["runs"]) == runs
+            and not recorded_differences(config, "ours", recorded["config"]))
+
+
+def measure(args, ledger: dict) -> dict:
+    """Every (task, share, method) asked: recorded in the ledger, finished in its workdir, trained, or missing. The
+    ledger's other cells are kept: those not asked in the table, those whose config no longer matches as stale."""
+    recorded = {(c["task"], c["share"], c["method"]): c for c in ledger.get("stale", []) + ledger["cells"]}
+    found, mixes, missing = {}, {}, []
     for task in args.tasks:
-        metric = get_task(task).metric
         for share in args.shares:
-            path, mix = mixed_demos(task, share, args, make=not args.no_train)
-            if path is None:
-                missing += [f"{task} {share}% {METHODS[m]} (its demo mix is not made yet)" for m in args.methods]
-                continue
-            mixes[f"{task}:{share}"] = mix
+            path, mix = mix_path(task, share, args)
             for method in args.methods:
+                key = (task, share, method)
                 config = run_config(task, share, method, path, args)
-                if saved_results(config) is None:
-                    if args.no_train:
-                        missing.append(f"{task} {share}% {METHODS[method]} ({config.workdir})")
-                        continue
+                cell = finished_cell(task, share, method, config)
+                if cell is None and matches(recorded.get(key), config, args.runs):
+                    cell = recorded[key]
+                if cell is None and not args.no_train:
+                    mixed_demos(task, share, args)
                     print(f"\n== {task}, {share}% agent data, {METHODS[method]}: {args.runs} runs -> {config.workdir}")
                     dbc_jax.train(config, progress=not args.quiet)
-                saved = saved_results(config)
-                scale = 100.0 if metric == "success" else 1.0
-                episodes = np.asarray(saved["episodes"][metric], np.float64) * scale
-                scores = np.asarray(saved["per_member"], np.float64)
-                cells.append({"task": task, "share": share, "method": method, "metric": metric,
-                              "runs": scores.tolist(), "episodes_per_run": int(episodes.shape[1]),
-                              "stderr_per_run": (episodes.std(1, ddof=1) / np.sqrt(episodes.shape[1])).tolist(),
-                              "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
-                              "workdir": config.workdir, "timings": saved.get("timings", {}),
-                              "code": saved.get("code", [])})
-    return {"preset": args.preset, "runs": args.runs, "shares": args.shares, "agents": AGENTS, "set": args.set,
-            "cells": cells, "mixes": mixes, "missing": missing, "comparisons": comparisons(cells),
-            "bootstrap": BOOTSTRAP, "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}
+                    cell = finished_cell(task, share, method, config)
+                if cell is None:
+                    missing.append(f"{task} {share}% {METHODS[method]} ({config.workdir})")
+                    continue
+                found[key] = cell
+                if share and os.path.exists(path):  # what the mix holds, the agent's quality included
+                    mix = load_dataset(path).metadata
+                elif share:  # a recorded cell whose mix is not made on this checkout: as recorded
+                    mix = ledger.get("mixes", {}).get(f"{task}:{share}", mix)
+                mixes[f"{task}:{share}"] = mix
+    asked = set(found) | {(t, s, m) for t in args.tasks for s in args.shares for m in args.methods}
+    kept = {k: c for k, c in recorded.items() if k not in asked and k not in found}
+    stale = [c for k, c in recorded.items() if k in asked and k not in found]
+    cells = sorted({**kept, **found}.values(), key=_order)
+    for c in kept.values():
+        mixes.setdefault(f"{c['task']}:{c['share']}", ledger["mixes"][f"{c['task']}:{c['share']}"])
+    return {"preset": args.preset, "runs": args.runs, "shares": sorted({c["share"] for c in cells}),
+            "agents": AGENTS, "set": args.set, "cells": cells, "stale": stale,
+            "mixes": {k: mixes[k] for k in sorted(mixes, key=lambda k: (k.split(":")[0], int(k.split(":")[1])))},
+            "missing": missing, "comparisons": comparisons(cells), "bootstrap": BOOTSTRAP, "hardware": hardware(),
+            "code": code_version(), "date": str(datetime.date.today())}
+
+
+def _order(cell: dict) -> tuple:
+    """Tasks, shares and methods in the order this script knows them."""
+    return (list(AGENTS).index(cell["task"]), cell["share"], list(METHODS).index(cell["method"]))
 
 
 def comparisons(cells: list[dict]) -> list[dict]:
@@ -257,9 +319,9 @@ def main(argv=None) -> None:
     for task in args.tasks:  # a bad --set fails here, before any demo or training
         base_config(task, args.methods[0], args)
     args.workdir = args.workdir or os.path.join("runs", f"agent_data_{args.preset}")
-    table = measure(args)
-    os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"agent_data_{args.preset}")
+    table = measure(args, load_ledger(stem + ".json"))  # a broken JSON stops here, before any training
+    os.makedirs(args.out, exist_ok=True)
     atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(stem + ".md", markdown(table))
     if table["cells"]:

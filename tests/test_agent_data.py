@@ -81,3 +81,37 @@ def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data, mon
     assert agent_data.mixed_demos("maze", 25, args, make=False)[0] is None
     other, _ = agent_data.mixed_demos("maze", 25, args)
     assert other != path and load_dataset(other).metadata["agent_settings"]["action_noise"] == 3.0
+
+
+def test_recorded_cells_are_reused_without_their_workdirs_and_never_dropped(agent_data):
+    """A clean clone regenerates the page from the JSON alone; a changed config sets a cell aside, never averages it."""
+    args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
+                             "shares": [0, 25], "methods": ["bc"], "no_train": True,
+                             "workdir": "runs/agent_data_smoke"})()
+
+    def cell(task, share, config, runs=(90.0, 80.0)):
+        return {"task": task, "share": share, "method": "bc", "metric": "success", "runs": list(runs),
+                "episodes_per_run": 4, "stderr_per_run": [1.0] * len(runs), "config": config}
+
+    path, mix = agent_data.mix_path("maze", 25, args)
+    assert not os.path.exists(path)  # the mix is not made on this checkout: its cell is still reused
+    config = agent_data.run_config("maze", 25, "bc", path, args)
+    other = {"task": "halfcheetah", "share": 50, "method": "bc"}  # recorded, not asked this time
+    ledger = {"cells": [cell("maze", 25, agent_data.portable(config, "ours")),
+                        {**cell("halfcheetah", 50, {}), **other}],
+              "mixes": {"maze:25": {**mix, "agent": {"transitions": 9}}, "halfcheetah:50": {"agent": {}}}}
+    table = agent_data.measure(args, ledger)
+    assert [(c["task"], c["share"]) for c in table["cells"]] == [("maze", 25), ("halfcheetah", 50)]
+    assert table["mixes"]["maze:25"]["agent"] == {"transitions": 9}  # as recorded
+    assert table["missing"] == ["maze 0% BC (runs/agent_data_smoke/maze_agent0_bc_n2)"] and table["stale"] == []
+
+    args.set = ["policy.lr=0.5"]  # another config: the recorded cell is set aside as stale and listed missing
+    table = agent_data.measure(args, ledger)
+    assert [c["task"] for c in table["cells"]] == ["halfcheetah"] and [c["share"] for c in table["stale"]] == [25]
+    assert "maze 25% BC (runs/agent_data_smoke/maze_agent25_bc_n2)" in table["missing"]
+    args.set, args.runs = [], 3  # fewer runs than asked: not reused
+    assert [c["task"] for c in agent_data.measure(args, ledger)["cells"]] == ["halfcheetah"]
+    with open("bad.json", "w") as f:
+        f.write('{"cells": 3}')
+    with pytest.raises(ValueError, match=r"bad.json: expected a JSON object with a 'cells' list"):
+        agent_data.load_ledger("bad.json")
