@@ -11,15 +11,18 @@ own statistics). Per cell: the final score's mean and IQM over runs with 95% str
 agent data hurt?); per task and share, P(DBC > BC) and P(DBC > DP).
 
     python experiments/agent_data.py [--preset quick] [--runs 10] [--tasks maze halfcheetah] [--shares 0 25 50]
-                                     [--methods bc dbc dp] [--set FIELD=VALUE] [--no-train]
+                                     [--methods bc dbc dp] [--set FIELD=VALUE] [--comparison JSON]
+                                     [--no-train]
 
 Finished cells are kept in the JSON itself (``<out>/agent_data_<preset>.json``): a cell recorded there whose config
 equals the one asked (its demo file included, named by a digest of what it holds) is reused without its workdir, so
 a clean clone regenerates the page from the JSON alone and a campaign spread over sessions adds cells to it. A cell
 not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``: listed as
 missing). Recorded cells not asked this time are kept; a recorded cell whose config no longer matches is kept aside
-as stale until one trained with the current config replaces it. The mixed files go to ``data/agent_data/``, the
-runs to ``runs/agent_data_<preset>/``; writes ``<out>/agent_data_<preset>.{json,md,png}`` (``--out`` docs).
+as stale until one trained with the current config replaces it. A 0% cell is the comparison's cell on the task's
+own demos (``docs/compare_<preset>.json``, ``--comparison``) where its config is the one asked. The mixed files go
+to ``data/agent_data/``, the runs to ``runs/agent_data_<preset>/``; writes ``<out>/agent_data_<preset>.{json,md,png}``
+(``--out`` docs).
 """
 
 from __future__ import annotations
@@ -157,6 +160,25 @@ def finished_cell(task: str, share: int, method: str, config) -> dict | None:
             "config": portable(config, "ours")}
 
 
+def from_comparison(task: str, method: str, path: str) -> dict | None:
+    """The comparison's cell on the task's own demos (``experiments/compare.py``'s JSON at ``path``), as a 0% cell of
+    this study: the same computation when its config is the one asked (``matches`` decides), so it is not trained
+    twice. None if that JSON or cell is absent."""
+    if not path or not os.path.exists(path):
+        return None
+    cell = next((c for c in read_json(path).get("cells", [])
+                 if (c.get("task"), c.get("data"), c.get("method")) == (task, "ours", method)), None)
+    if cell is None:
+        return None
+    scores = np.array([r["score"] for r in cell["runs"]], np.float64)
+    return {"task": task, "share": 0, "method": method, "metric": cell["metric"], "runs": scores.tolist(),
+            "episodes_per_run": int(cell["runs"][0]["episodes"]),
+            "stderr_per_run": [r["stderr"] for r in cell["runs"]],
+            "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
+            "workdir": f"{path}: {task}:ours {method}", "timings": cell.get("wall_s", {}), "code": cell.get("code", []),
+            "config": cell["config"]}
+
+
 def matches(recorded: dict | None, config, runs: int) -> bool:
     """Whether a recorded cell is the one asked: all its runs, and the same config (its demo file's name included)."""
     return (recorded is not None and "config" in recorded and len(recorded["runs"]) == runs
@@ -177,6 +199,9 @@ def measure(args, ledger: dict) -> dict:
                 cell = finished_cell(task, share, method, config)
                 if cell is None and matches(recorded.get(key), config, args.runs):
                     cell = recorded[key]
+                if cell is None and share == 0:
+                    compared = from_comparison(task, method, args.comparison)
+                    cell = compared if matches(compared, config, args.runs) else None
                 if cell is None and not args.no_train:
                     mixed_demos(task, share, args)
                     print(f"\n== {task}, {share}% agent data, {METHODS[method]}: {args.runs} runs -> {config.workdir}")
@@ -311,6 +336,9 @@ def main(argv=None) -> None:
                         help="a config field for every run, e.g. --set eval.num_episodes=50 (repeatable)")
     parser.add_argument("--workdir", default="", help="folder of the runs (default runs/agent_data_<preset>)")
     parser.add_argument("--out", default="docs", help="folder of agent_data_<preset>.json, .md, .png")
+    parser.add_argument("--comparison", default=None, metavar="JSON",
+                        help="the comparison's JSON, whose cells on the task's own demos serve as 0%% cells where "
+                             "their config is the one asked (default docs/compare_<preset>.json; '' for none)")
     parser.add_argument("--no-train", action="store_true", help="only the finished cells")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -319,6 +347,8 @@ def main(argv=None) -> None:
     for task in args.tasks:  # a bad --set fails here, before any demo or training
         base_config(task, args.methods[0], args)
     args.workdir = args.workdir or os.path.join("runs", f"agent_data_{args.preset}")
+    if args.comparison is None:
+        args.comparison = os.path.join("docs", f"compare_{args.preset}.json")
     stem = os.path.join(args.out, f"agent_data_{args.preset}")
     table = measure(args, load_ledger(stem + ".json"))  # a broken JSON stops here, before any training
     os.makedirs(args.out, exist_ok=True)

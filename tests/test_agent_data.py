@@ -1,5 +1,6 @@
 """Agent data: non-expert episodes (noisy, failures kept, counted in steps) and how they are mixed with the demos."""
 
+import json
 import os
 import sys
 
@@ -87,7 +88,7 @@ def test_recorded_cells_are_reused_without_their_workdirs_and_never_dropped(agen
     """A clean clone regenerates the page from the JSON alone; a changed config sets a cell aside, never averages it."""
     args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
                              "shares": [0, 25], "methods": ["bc"], "no_train": True,
-                             "workdir": "runs/agent_data_smoke"})()
+                             "workdir": "runs/agent_data_smoke", "comparison": ""})()
 
     def cell(task, share, config, runs=(90.0, 80.0)):
         return {"task": task, "share": share, "method": "bc", "metric": "success", "runs": list(runs),
@@ -115,3 +116,26 @@ def test_recorded_cells_are_reused_without_their_workdirs_and_never_dropped(agen
         f.write('{"cells": 3}')
     with pytest.raises(ValueError, match=r"bad.json: expected a JSON object with a 'cells' list"):
         agent_data.load_ledger("bad.json")
+
+
+def test_a_comparison_cell_with_the_config_asked_is_the_0_percent_cell(agent_data):
+    args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
+                             "shares": [0], "methods": ["bc", "dbc"], "no_train": True,
+                             "workdir": "runs/agent_data_smoke", "comparison": "compare_smoke.json"})()
+    path, _ = agent_data.mix_path("maze", 0, args)
+    config = agent_data.run_config("maze", 0, "bc", path, args)
+    runs = [{"seed": s, "score": score, "episodes": 4, "stderr": 2.0} for s, score in enumerate([75.0, 100.0])]
+    other = agent_data.portable(agent_data.run_config("maze", 0, "dbc", path, args), "ours")
+    other["policy"]["lr"] = 0.5  # DBC's recorded config is not the one asked: not taken
+    cells = [{"task": "maze", "data": "ours", "method": "bc", "metric": "success", "runs": runs,
+              "config": agent_data.portable(config, "ours"), "wall_s": {"policy_s": 9.0}, "code": []},
+             {"task": "maze", "data": "paper", "method": "bc", "metric": "success", "runs": runs[:1]},
+             {"task": "maze", "data": "ours", "method": "dbc", "metric": "success", "runs": runs, "config": other}]
+    with open("compare_smoke.json", "w") as f:
+        json.dump({"cells": cells}, f)
+    table = agent_data.measure(args, {"cells": [], "mixes": {}})
+    (bc,) = table["cells"]
+    assert (bc["method"], bc["runs"], bc["episodes_per_run"]) == ("bc", [75.0, 100.0], 4)
+    assert bc["stderr_per_run"] == [2.0, 2.0]
+    assert bc["score"]["mean"] == 87.5 and bc["workdir"] == "compare_smoke.json: maze:ours bc"
+    assert table["missing"] == ["maze 0% DBC (runs/agent_data_smoke/maze_agent0_dbc_n2)"]
