@@ -161,3 +161,25 @@ def test_demos_are_successful_episodes_counted_in_transitions_and_smoke_train(tm
     assert results.metric == "success" and results.per_seed.shape == (3,)
     assert np.all((results.per_seed >= 0) & (results.per_seed <= 100))
     np.testing.assert_array_equal(evaluate_workdir(config.workdir).per_seed, results.per_seed)
+
+
+def test_the_first_evaluator_of_a_process_is_freed():
+    """gymnasium_robotics keeps an ImportError whose traceback held the frames that first imported it: the first
+    evaluator's envs (about 7 GB at 512 HandRotate envs) lived as long as the process. In a fresh interpreter, so
+    that the env module is first imported inside the evaluator."""
+    import subprocess
+    import sys
+
+    code = """
+import gc, weakref
+import jax.numpy as jnp
+from dbc_jax.evaluate import CMujocoEvaluator
+evaluator = CMujocoEvaluator("dbc_jax/HandRotate-v0", {}, 1, 2, lambda p, o, k: jnp.zeros((o.shape[0], 20)))
+alive = weakref.ref(evaluator)
+evaluator.close()
+del evaluator
+gc.collect()
+print("alive" if alive() is not None else "freed")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1:] == ["freed"], out.stderr[-2000:]

@@ -14,15 +14,12 @@ What differs from the stock env:
 
 from __future__ import annotations
 
-import contextlib
-import io
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-with contextlib.redirect_stderr(io.StringIO()):  # its import prints a notice about the Adroit envs
-    from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
+from dbc_jax.envs.robotics import MujocoFetchPickAndPlaceEnv
 
 from dbc_jax.tasks import TASKS  # noqa: E402
 

@@ -18,17 +18,12 @@ What differs from the stock env (the official "easy" v2 ranges):
 
 from __future__ import annotations
 
-import contextlib
-import io
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-with contextlib.redirect_stderr(io.StringIO()):  # its import prints a notice about the Adroit envs
-    from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate import quat_from_angle_and_axis
-    from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate_block import MujocoHandBlockEnv
-    from gymnasium_robotics.utils import rotations
+from dbc_jax.envs.robotics import MujocoHandBlockEnv, quat_from_angle_and_axis, rotations
 
 ROTATION_THRESHOLD = 0.1  # rad
 INITIAL_YAW = (-np.pi / 6, np.pi / 6)  # added to the XML's orientation
