@@ -12,8 +12,13 @@ interval (rliable, ``dbc_jax/stats.py``), and the probability that DBC's runs be
     python experiments/multimodal.py [--preset quick] [--runs 10] [--lambdas 1 10 30 100] [--methods bc dbc dp ibc]
                                      [--no-train]
 
-DBC's λ values are one grid (one program; run i of every λ shares run i's diffusion model). A finished run is
-reused, an interrupted one resumed. Writes ``docs/multimodal_<preset>.{json,md,png}``.
+DBC's λ values are one grid (one program; run i of every λ shares run i's diffusion model). A method's finished rows
+are kept in the JSON itself, with the paths its figure draws beside it (``multimodal_<preset>_paths.json``): a method
+recorded there whose config equals the one asked is reused without its workdir, so a clean clone regenerates the
+page and the figure from the JSON alone; methods not asked are kept, and one whose config changed is kept aside as
+stale. A method not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``:
+listed as not trained). Writes
+``<out>/multimodal_<preset>.{json,md,png}`` and ``<out>/multimodal_<preset>_paths.json`` (``--out`` docs).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 
 import dbc_jax
 from dbc_jax import stats
-from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text
+from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.envs.fork import MODES, draw_paths, path_mode, touches_block
 from dbc_jax.grid import Grid
 from dbc_jax.metrics import MetricsLog
@@ -37,8 +42,11 @@ from dbc_jax.provenance import code_version, hardware
 from dbc_jax.train import eval_key
 from dbc_jax.workdir import restore_workdir, saved_results
 
+from compare import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
+
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+FIGURE_EPISODES = 16  # the figure draws each row's first run's first episodes
 
 
 def run_config(method: str, args) -> dbc_jax.configs.ConfigDict:
@@ -88,31 +96,83 @@ def summarize(label: str, success: np.ndarray, modes: np.ndarray, hit: np.ndarra
     return row
 
 
-def measure(args) -> dict:
-    rows, runs_info, groups = [], {}, {}
-    for method in args.methods:
+def trained_rows(method: str, config) -> tuple[list[dict], dict]:
+    """A finished workdir's rows (one per λ for DBC's grid) and each row's figure paths: the first run's first
+    episodes, (x, y) to the episode's end, rounded to a millimetre."""
+    success, modes, hit, paths = episode_modes(config.workdir)
+    evaluations = [r for r in MetricsLog(os.path.join(config.workdir, "metrics.jsonl")).records()
+                   if r["phase"] == "eval"]
+    points = Grid.from_config(config).points()  # [{}] for a plain run; members are point-major
+    per_point = len(success) // len(points)
+    rows, figures = [], {}
+    for k, point in enumerate(points):
+        label = METHODS[method] + (f" λ={point['coeff']:g}" if point else "")
+        part = slice(k * per_point, (k + 1) * per_point)
+        rows.append({"algo": method, **summarize(label, success[part], modes[part], hit[part])})
+        rows[-1]["curve"] = [{"epoch": r["epoch"], "success": 100 * float(np.mean(r["success"][part]))}
+                             for r in evaluations]
+        first = paths[part][0][:FIGURE_EPISODES]
+        figures[label] = {"success": success[part][0][:FIGURE_EPISODES].astype(int).tolist(),
+                          "paths": [np.round(p[~np.isnan(p[:, 0]), :2], 3).tolist() for p in first]}
+    return rows, figures
+
+
+def load_ledger(path: str) -> tuple[dict, dict]:
+    """The rows a JSON written by this script holds and its figure paths (empty if there are none)."""
+    if not os.path.exists(path):
+        return {"rows": [], "runs_info": {}}, {}
+    table = read_json(path)
+    if not isinstance(table.get("rows"), list) or not isinstance(table.get("runs_info"), dict):
+        raise ValueError(f"{path}: expected a JSON object with 'rows' and 'runs_info' (a file written by "
+                         "multimodal.py)")
+    paths_file = path[:-len(".json")] + "_paths.json"
+    figures = read_json(paths_file) if os.path.exists(paths_file) else {}
+    if not isinstance(figures, dict):
+        raise ValueError(f"{paths_file}: expected a JSON object of each row's figure paths (written by multimodal.py)")
+    return table, figures
+
+
+def matches(info: dict | None, config) -> bool:
+    """Whether a method's recorded rows are the ones asked: the same config, its number of runs included."""
+    return (info is not None and "config" in info and info["config"]["num_seeds"] == config.num_seeds
+            and not recorded_differences(config, "ours", info["config"]))
+
+
+def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
+    """Every method: recorded in the ledger, finished in its workdir, trained, or not trained (printed). The ledger's
+    methods not asked are kept; a recorded method whose config no longer matches is kept aside as stale until one
+    trained with the current config replaces it. Returns the table and each row's figure paths."""
+    recorded_rows = {m: [r for r in ledger["rows"] if r.get("algo") == m] for m in METHODS}
+    done, figures, runs_info = {}, {}, {}
+    for method in METHODS:
+        info = ledger["runs_info"].get(method)
+        if method not in args.methods:
+            if info is not None and recorded_rows[method]:
+                done[method], runs_info[method] = recorded_rows[method], info
+            continue
         config = run_config(method, args)
-        if saved_results(config) is None:
+        saved = saved_results(config)
+        if saved is None and matches(info, config) and recorded_rows[method]:
+            done[method], runs_info[method] = recorded_rows[method], info
+            continue
+        if saved is None:
             if args.no_train:
                 print(f"not trained: {METHODS[method]} ({config.workdir}); run without --no-train")
                 continue
             print(f"\n== {METHODS[method]}: {config.num_seeds} runs -> {config.workdir}")
             dbc_jax.train(config, progress=not args.quiet)
-        success, modes, hit, paths = episode_modes(config.workdir)
-        evaluations = [r for r in MetricsLog(os.path.join(config.workdir, "metrics.jsonl")).records()
-                       if r["phase"] == "eval"]
-        points = Grid.from_config(config).points()  # [{}] for a plain run; members are point-major
-        per_point = len(success) // len(points)
-        for k, point in enumerate(points):
-            label = METHODS[method] + (f" λ={point['coeff']:g}" if point else "")
-            part = slice(k * per_point, (k + 1) * per_point)
-            rows.append(summarize(label, success[part], modes[part], hit[part]))
-            rows[-1]["curve"] = [{"epoch": r["epoch"], "success": 100 * float(np.mean(r["success"][part]))}
-                                 for r in evaluations]
-            groups[label] = (paths[part], success[part])
-        saved = saved_results(config)
+            saved = saved_results(config)
+        done[method], new_figures = trained_rows(method, config)
+        figures.update(new_figures)
         runs_info[method] = {"workdir": config.workdir, "timings": saved.get("timings", {}),
-                             "code": saved.get("code", [])}
+                             "code": saved.get("code", []), "config": portable(config, "ours")}
+    rows = [r for m in METHODS for r in done.get(m, [])]
+    stale = {m: entry for m, entry in ledger.get("stale", {}).items() if m not in done}
+    stale.update({m: {"rows": recorded_rows[m], "runs_info": ledger["runs_info"][m]} for m in METHODS
+                  if m not in done and m in ledger["runs_info"] and recorded_rows[m]})  # kept aside, never dropped
+    for r in rows:
+        if r["method"] not in figures and r["method"] in figure_ledger:
+            figures[r["method"]] = figure_ledger[r["method"]]
     improvement = {}
     bc = next((r for r in rows if r["method"] == "BC"), None)
     for row in rows:
@@ -120,8 +180,9 @@ def measure(args) -> dict:
             improvement[f"{row['method']} > BC"] = stats.probability_of_improvement(
                 row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
     return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
-            "improvement": improvement, "runs_info": runs_info, "bootstrap": BOOTSTRAP,
-            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, groups
+            "improvement": improvement, "runs_info": runs_info, "stale": stale, "bootstrap": BOOTSTRAP,
+            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, \
+        {r["method"]: figures[r["method"]] for r in rows if r["method"] in figures}
 
 
 def markdown(table: dict) -> str:
@@ -153,30 +214,30 @@ def markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(groups: dict, table: dict, path: str) -> None:
-    """Each method's first run: 16 evaluation paths over the block."""
+def figure(figures: dict, table: dict, path: str) -> None:
+    """Each row's first run: its first evaluation paths over the block."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(groups)
+    names = list(figures)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 4.2), squeeze=False)
     rows = {r["method"]: r for r in table["rows"]}
     for ax, name in zip(axes[0], names):
-        paths, success = groups[name]
-        draw_paths(ax, paths[0][:16], success[0][:16])
+        draw_paths(ax, [np.asarray(p, np.float64) for p in figures[name]["paths"]], figures[name]["success"])
         r = rows[name]
         ax.set_title(f"{name}\nmean of {r['runs']} runs: success {r['success']['mean']:.0f}%, "
                      f"hit {r['hit']['mean']:.0f}%", fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
-    fig.suptitle(f"PointFork ({table['preset']}): the first run of each method, 16 evaluation episodes", fontsize=10)
+    fig.suptitle(f"PointFork ({table['preset']}): the first run of each method, {FIGURE_EPISODES} evaluation "
+                 "episodes", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     atomic_save_figure(fig, path, dpi=90)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--runs", type=int, default=10, help="independent runs per method")
@@ -187,18 +248,19 @@ def main() -> None:
     parser.add_argument("--out", default="docs", help="folder of multimodal_<preset>.json, .md, .png")
     parser.add_argument("--no-train", action="store_true", help="only the finished runs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.workdir = args.workdir or os.path.join("runs", f"multimodal_{args.preset}")
-    table, groups = measure(args)
-    os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"multimodal_{args.preset}")
+    table, figures = measure(args, *load_ledger(stem + ".json"))  # a broken JSON stops here, before any training
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write_text(stem + "_paths.json", json.dumps(figures, separators=(",", ":")) + "\n")
     atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(stem + ".md", markdown(table))
-    if groups:
-        figure(groups, table, stem + ".png")
+    if figures:
+        figure(figures, table, stem + ".png")
     print(markdown(table))
-    print(f"written: {stem}.json, {stem}.md, {stem}.png")
+    print(f"written: {stem}.json, {stem}_paths.json, {stem}.md" + (f", {stem}.png" if figures else ""))
 
 
 if __name__ == "__main__":
-    run_cli(lambda argv: main())
+    run_cli(lambda argv: main(argv[1:]))

@@ -102,3 +102,41 @@ def test_multimodal_rows_count_each_way_per_run(monkeypatch):
     assert row["left_per_run"] == [25.0, 100.0] and row["right_per_run"] == [25.0, 0.0]
     assert row["hit_per_run"] == [50.0, 0.0] and row["balance_per_run"] == [0.5, 0.0]
     assert row["success"]["mean"] == pytest.approx(75.0) and row["runs"] == 2 and row["episodes_per_run"] == 4
+
+
+def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monkeypatch, capsys):
+    """A method's finished rows are reused without their workdir (a clean clone); a method not asked is kept; a
+    recorded method whose config differs is not reused."""
+    import json
+    import os
+    import shutil
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    import multimodal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)
+    base = ["--preset", "smoke", "--runs", "2", "--quiet", "--out", "out"]
+    multimodal.main(base + ["--methods", "bc"])
+    page, paths = (open(f"out/multimodal_smoke{end}").read() for end in (".md", "_paths.json"))
+    figure = json.loads(paths)["BC"]
+    assert len(figure["paths"]) == len(figure["success"]) == 4 and len(figure["paths"][0][0]) == 2  # (x, y)
+    shutil.rmtree("runs")
+    os.remove("out/multimodal_smoke.png")
+    multimodal.main(base + ["--methods", "bc", "--no-train"])
+    assert open("out/multimodal_smoke.md").read() == page and open("out/multimodal_smoke_paths.json").read() == paths
+    assert os.path.getsize("out/multimodal_smoke.png") > 10_000
+    multimodal.main(base + ["--methods", "dbc", "--no-train"])  # BC not asked: kept
+    assert "not trained: DBC" in capsys.readouterr().out
+    assert [r["method"] for r in json.load(open("out/multimodal_smoke.json"))["rows"]] == ["BC"]
+    multimodal.main(base + ["--methods", "bc", "--no-train", "--lambdas", "3"])  # λ is DBC's: BC still reused
+    assert [r["method"] for r in json.load(open("out/multimodal_smoke.json"))["rows"]] == ["BC"]
+    table = json.load(open("out/multimodal_smoke.json"))
+    table["runs_info"]["bc"]["config"]["policy"]["lr"] = 0.5  # trained with another config: not this cell
+    with open("out/multimodal_smoke.json", "w") as f:
+        json.dump(table, f)
+    multimodal.main(base + ["--methods", "bc", "--no-train"])
+    table = json.load(open("out/multimodal_smoke.json"))
+    assert table["rows"] == [] and "not trained: BC" in capsys.readouterr().out
+    assert [r["method"] for r in table["stale"]["bc"]["rows"]] == ["BC"]  # kept aside, never dropped
