@@ -76,8 +76,13 @@ class Estimate:
         if self.model_updates:
             parts.append(f"joint model {self.model_updates:,} updates at {s.model_updates_per_s:,.0f}/s")
         parts.append(f"policies {self.policy_updates:,} updates at {s.policy_updates_per_s:,.0f}/s")
-        parts.append(f"{self.evaluations} evaluations of at most {duration(s.evaluation_s)}")
+        parts.append(f"{counted(self.evaluations, 'evaluation')} of at most {duration(s.evaluation_s)}")
         return "; ".join(parts)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 cell``, ``3 cells``: a count and its noun (a plural in -s)."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def duration(seconds: float) -> str:

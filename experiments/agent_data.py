@@ -40,6 +40,7 @@ from dbc_jax import stats
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.data import concatenate, load_dataset
 from dbc_jax.demos import prepare_dataset
+from dbc_jax.estimate import counted
 from dbc_jax.errors import run_cli
 from dbc_jax.experts import generate_demos
 from dbc_jax.provenance import code_version, hardware
@@ -277,11 +278,10 @@ def markdown(table: dict) -> str:
             mix = table["mixes"][f"{task}:{share}"]
             agent = mix.get("agent", {})
             what = f"{mix['expert_transitions']:,} expert"
-            plural = "s" * (agent.get("episodes") != 1)
             if agent:
                 quality = (f"{agent['success_percent']:.0f}% successful" if "success_percent" in agent
                            else f"mean return {agent['mean_return']:.0f}")
-                what += f" + {agent['transitions']:,} agent steps ({agent['episodes']} episode{plural}, {quality})"
+                what += f" + {agent['transitions']:,} agent steps ({counted(agent['episodes'], 'episode')}, {quality})"
             row = {c["method"]: c for c in cells if c["share"] == share}
             scores = [stats.mean_text(row[m]["score"], digits) if m in row else "–" for m in methods]
             lines.append(f"| {share}% | {what} | " + " | ".join(scores) + " |")

@@ -41,6 +41,7 @@ import dbc_jax
 from dbc_jax import distributed, stats
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
+from dbc_jax.estimate import counted
 from dbc_jax.provenance import hardware
 from dbc_jax.tasks import TASKS, get_task
 from dbc_jax.workdir import config_differences, saved_results
@@ -466,7 +467,7 @@ def time_left(table: dict) -> str:
     if not plans:
         return ""
     n = len(plans)
-    which = "" if n == len(table["missing"]) else f" for the {n} cell{'s' * (n != 1)} measured"
+    which = "" if n == len(table["missing"]) else f" for the {counted(n, 'cell')} measured"
     return f"about {duration(sum(p['estimate_s'] for p in plans))} on {machine(plans[0]['measured'])}{which}"
 
 
@@ -550,7 +551,7 @@ def readme_block(table: dict) -> str:
     absent = sum((m["task"], m["data"], m["method"]) not in done for m in table["missing"])
     if absent:
         left = time_left(table)
-        about += (f" Not in it yet: {absent} cell{'s' * (absent != 1)}, listed with their commands"
+        about += (f" Not in it yet: {counted(absent, 'cell')}, listed with their commands"
                   + (f" and times (in all {left})" if left else "") + f" in docs/compare_{table['preset']}.md.")
     supported = "\n".join(f"- {line}" for line in findings(table))
     return f"{about}\n\n{headline(table)}" + (f"\n\n{supported}" if supported else "")

@@ -35,7 +35,7 @@ import dbc_jax
 from dbc_jax import distributed
 from dbc_jax import estimate as estimate_lib
 from dbc_jax.checkpoint import atomic_write_text, read_json
-from dbc_jax.estimate import duration
+from dbc_jax.estimate import counted, duration
 from dbc_jax.errors import run_cli
 from dbc_jax.metrics import MetricsLog
 from dbc_jax.provenance import hardware
@@ -215,7 +215,7 @@ def plan(todo: list[tuple[dict, object]]) -> dict:
     speeds, plans = {}, {}
     if not todo:
         return plans
-    print(f"\nMeasuring the speed of {len(todo)} cell{'s' * (len(todo) != 1)} on this machine ({hardware()}) ...",
+    print(f"\nMeasuring the speed of {counted(len(todo), 'cell')} on this machine ({hardware()}) ...",
           flush=True)
     for record, config in todo:
         cell = (record["task"], record["data"], record["method"])
