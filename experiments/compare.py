@@ -176,6 +176,7 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
              "rows": [list(r) for r in every_row], "references": dict(ledger.get("references", {}))}
     keys = [(t, d, m) for t, d in every_row for m in METHODS]
     found, why, configs, records = {}, {}, {}, {}
+    detail = {}  # what is known of a missing cell besides "not trained yet": unavailable, another config, partial
 
     def save() -> None:
         table["cells"] = [found[k] for k in keys if k in found]
@@ -201,21 +202,21 @@ def build(args, argv: list[str], json_path: str, publish) -> dict:
         elif matches and (len(old["runs"]) == runs or (len(old["runs"]) < runs and not trains)):
             found[key] = {**old, **record}
             if len(old["runs"]) < runs:
-                why[key] = {**record, "reason": f"{len(old['runs'])} of {runs} runs recorded (run without "
-                                                "--no-train to train the cell with all of them)"}
+                detail[key] = (f"{len(old['runs'])} of {runs} runs recorded (run without --no-train to train the "
+                               "cell with all of them)")
+                why[key] = {**record, "reason": detail[key]}
         else:
-            why[key] = {**record, "reason": unavailable(task, data, args.paper_data)
-                        or (f"recorded with another config ({', '.join(differ)} differ)" if differ else "")
-                        or paper_table.missing_reason()}
+            detail[key] = (unavailable(task, data, args.paper_data)
+                           or (f"recorded with another config ({', '.join(differ)} differ)" if differ else ""))
+            why[key] = {**record, "reason": detail[key] or paper_table.missing_reason()}
     left = [key for key in ((t, d, m) for t, d in asked for m in args.methods)  # asked, not finished, trainable
             if not ((key in found and key not in why) or unavailable(*key[:2], args.paper_data))]
     plans = plan([(records[key], configs[key]) for key in left]) if left and not args.no_plan else {}
     to_train = [] if args.no_train else left
     for key in left:  # --no-train: listed with how far it got and how long the rest should take here
-        if key in plans:
-            reason, told = why[key]["reason"], paper_table.missing_reason(plans[key])
-            why[key] = {**why[key], "plan": plans[key],
-                        "reason": told if reason == paper_table.missing_reason() else f"{reason}; {told}"}
+        if key in plans:  # the plan's progress and time replace "not trained yet", after what else is known
+            told = paper_table.missing_reason(plans[key])
+            why[key] = {**why[key], "plan": plans[key], "reason": f"{detail[key]}; {told}" if detail.get(key) else told}
     if args.plan_only:
         raise SystemExit(0)
     for key in to_train:
