@@ -16,13 +16,14 @@ agent data hurt?); per task and share, P(DBC > BC) and P(DBC > DP).
 
 Finished cells are kept in the JSON itself (``<out>/agent_data_<preset>.json``): a cell recorded there whose config
 equals the one asked (its demo file included, named by a digest of what it holds) is reused without its workdir, so
-a clean clone regenerates the page from the JSON alone and a campaign spread over sessions adds cells to it. A cell
-not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``: listed as
-missing). Recorded cells not asked this time are kept; a recorded cell whose config no longer matches is kept aside
-as stale until one trained with the current config replaces it. A 0% cell is the comparison's cell on the task's
-own demos (``docs/compare_<preset>.json``, ``--comparison``) where its config is the one asked. The mixed files go
-to ``data/agent_data/``, the runs to ``runs/agent_data_<preset>/``; writes ``<out>/agent_data_<preset>.{json,md,png}``
-(``--out`` docs).
+a clean clone regenerates the page from the JSON (making only the expert's demos, whose digest names each mix: other
+demos, e.g. from another expert, make other mixes and so other cells) and a campaign spread over sessions adds
+cells. A cell not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``:
+listed as missing). Recorded cells not asked this time are kept where their config is still the one this command
+would ask for them; any other recorded cell is kept aside as stale until one trained with the current config
+replaces it. A 0% cell is the comparison's cell on the task's own demos (``docs/compare_<preset>.json``,
+``--comparison``) where its config is the one asked. The mixed files go to ``data/agent_data/``, the runs to
+``runs/agent_data_<preset>/``; writes ``<out>/agent_data_<preset>.{json,md,png}`` (``--out`` docs).
 """
 
 from __future__ import annotations
@@ -135,13 +136,69 @@ def run_config(task: str, share: int, method: str, data_path: str, args) -> dbc_
 
 
 def load_ledger(path: str) -> dict:
-    """The cells and mixes a JSON written by this script holds (an empty ledger if there is none)."""
+    """The cells, stale cells and mixes a JSON written by this script holds (an empty ledger if there is none);
+    each entry checked here, before any training."""
     if not os.path.exists(path):
         return {"cells": [], "stale": [], "mixes": {}}
     table = read_json(path)
-    if not isinstance(table.get("cells"), list) or not isinstance(table.get("mixes", {}), dict):
-        raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by agent_data.py)")
-    return table
+    if (not isinstance(table, dict) or not isinstance(table.get("cells"), list)
+            or not isinstance(table.get("stale", []), list) or not isinstance(table.get("mixes", {}), dict)):
+        raise ValueError(f"{path}: expected a JSON object with a 'cells' list, a 'stale' list and a 'mixes' object "
+                         "(a file written by agent_data.py)")
+    for part in ("cells", "stale"):
+        for i, cell in enumerate(table.get(part, [])):
+            problem = _cell_problem(cell)
+            if problem:
+                raise ValueError(f"{path}: {part}[{i}]: {problem}; regenerate it or remove the entry")
+    return {"cells": table["cells"], "stale": table.get("stale", []), "mixes": table.get("mixes", {})}
+
+
+def _cell_problem(cell) -> str:
+    """What is wrong with a recorded cell, or '' if nothing is."""
+    if not isinstance(cell, dict):
+        return "expected an object"
+    if cell.get("task") not in AGENTS or cell.get("method") not in METHODS:
+        return f"expected a task of {list(AGENTS)} and a method of {list(METHODS)}"
+    if not isinstance(cell.get("share"), int) or not 0 <= cell["share"] <= 90:
+        return "expected 'share' an integer percent within 0..90"
+    runs = cell.get("runs")
+    if (not isinstance(runs, list) or len(runs) < 2
+            or not all(isinstance(r, (int, float)) and np.isfinite(r) for r in runs)):
+        return "expected 'runs' a list of at least 2 finite scores"
+    if not isinstance(cell.get("config", {}), dict):
+        return "expected 'config' an object"
+    return ""
+
+
+def load_comparison(path: str) -> dict:
+    """The comparison's cells on the tasks' own demos (``experiments/compare.py``'s JSON), by (task, method), as 0%
+    cells of this study; read and checked once, before any training. Empty if ``path`` is '' or absent."""
+    if not path or not os.path.exists(path):
+        return {}
+    table = read_json(path)
+    cells = table.get("cells") if isinstance(table, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by compare.py)")
+    out = {}
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("data") != "ours" or cell.get("task") not in AGENTS:
+            continue
+        try:
+            scores = np.array([r["score"] for r in cell["runs"]], np.float64)
+            converted = {"task": cell["task"], "share": 0, "method": cell["method"], "metric": cell["metric"],
+                         "runs": scores.tolist(), "episodes_per_run": int(cell["runs"][0]["episodes"]),
+                         "stderr_per_run": [float(r["stderr"]) for r in cell["runs"]],
+                         "workdir": f"{path}: {cell['task']}:ours {cell['method']}",
+                         "timings": cell.get("wall_s", {}), "code": cell.get("code", []), "config": cell["config"]}
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: cells[{i}]: expected runs with score, episodes and stderr, a metric and a "
+                             f"config ({type(error).__name__}: {error})") from None
+        problem = _cell_problem(converted)
+        if problem:
+            raise ValueError(f"{path}: cells[{i}]: {problem}")
+        converted["score"] = stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"])
+        out[(cell["task"], cell["method"])] = converted
+    return out
 
 
 def finished_cell(task: str, share: int, method: str, config) -> dict | None:
@@ -161,35 +218,18 @@ def finished_cell(task: str, share: int, method: str, config) -> dict | None:
             "config": portable(config, "ours")}
 
 
-def from_comparison(task: str, method: str, path: str) -> dict | None:
-    """The comparison's cell on the task's own demos (``experiments/compare.py``'s JSON at ``path``), as a 0% cell of
-    this study: the same computation when its config is the one asked (``matches`` decides), so it is not trained
-    twice. None if that JSON or cell is absent."""
-    if not path or not os.path.exists(path):
-        return None
-    cell = next((c for c in read_json(path).get("cells", [])
-                 if (c.get("task"), c.get("data"), c.get("method")) == (task, "ours", method)), None)
-    if cell is None:
-        return None
-    scores = np.array([r["score"] for r in cell["runs"]], np.float64)
-    return {"task": task, "share": 0, "method": method, "metric": cell["metric"], "runs": scores.tolist(),
-            "episodes_per_run": int(cell["runs"][0]["episodes"]),
-            "stderr_per_run": [r["stderr"] for r in cell["runs"]],
-            "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
-            "workdir": f"{path}: {task}:ours {method}", "timings": cell.get("wall_s", {}), "code": cell.get("code", []),
-            "config": cell["config"]}
-
-
 def matches(recorded: dict | None, config, runs: int) -> bool:
     """Whether a recorded cell is the one asked: all its runs, and the same config (its demo file's name included)."""
     return (recorded is not None and "config" in recorded and len(recorded["runs"]) == runs
             and not recorded_differences(config, "ours", recorded["config"]))
 
 
-def measure(args, ledger: dict) -> dict:
-    """Every (task, share, method) asked: recorded in the ledger, finished in its workdir, trained, or missing. The
-    ledger's other cells are kept: those not asked in the table, those whose config no longer matches as stale."""
-    recorded = {(c["task"], c["share"], c["method"]): c for c in ledger.get("stale", []) + ledger["cells"]}
+def measure(args, ledger: dict, comparison: dict | None = None) -> dict:
+    """Every (task, share, method) asked: recorded in the ledger (or, at 0%, in the ``comparison``), finished in its
+    workdir, trained, or missing. The ledger's other cells are kept when their config is still the one this command
+    would ask for them, else kept aside as stale, as are stale cells not found again: none is ever dropped."""
+    recorded = {(c["task"], c["share"], c["method"]): c for c in ledger["stale"] + ledger["cells"]}
+    comparison = comparison or {}
     found, mixes, missing = {}, {}, []
     for task in args.tasks:
         for share in args.shares:
@@ -200,9 +240,8 @@ def measure(args, ledger: dict) -> dict:
                 cell = finished_cell(task, share, method, config)
                 if cell is None and matches(recorded.get(key), config, args.runs):
                     cell = recorded[key]
-                if cell is None and share == 0:
-                    compared = from_comparison(task, method, args.comparison)
-                    cell = compared if matches(compared, config, args.runs) else None
+                if cell is None and share == 0 and matches(comparison.get((task, method)), config, args.runs):
+                    cell = comparison[(task, method)]
                 if cell is None and not args.no_train:
                     mixed_demos(task, share, args)
                     print(f"\n== {task}, {share}% agent data, {METHODS[method]}: {args.runs} runs -> {config.workdir}")
@@ -215,14 +254,22 @@ def measure(args, ledger: dict) -> dict:
                 if share and os.path.exists(path):  # what the mix holds, the agent's quality included
                     mix = load_dataset(path).metadata
                 elif share:  # a recorded cell whose mix is not made on this checkout: as recorded
-                    mix = ledger.get("mixes", {}).get(f"{task}:{share}", mix)
+                    mix = ledger["mixes"].get(f"{task}:{share}", mix)
                 mixes[f"{task}:{share}"] = mix
-    asked = set(found) | {(t, s, m) for t in args.tasks for s in args.shares for m in args.methods}
-    kept = {k: c for k, c in recorded.items() if k not in asked and k not in found}
-    stale = [c for k, c in recorded.items() if k in asked and k not in found]
+    asked = {(t, s, m) for t in args.tasks for s in args.shares for m in args.methods}
+    kept = {}
+    for key, c in recorded.items():  # not asked: in the table where this command's config for it is the one recorded
+        if key in asked or key in found:
+            continue
+        recorded_path = c.get("config", {}).get("data", {}).get("path", "")
+        if matches(c, run_config(*key, recorded_path, args), args.runs) and f"{key[0]}:{key[1]}" in ledger["mixes"]:
+            kept[key] = c
+    stale = [c for k, c in recorded.items() if k not in found and k not in kept]
     cells = sorted({**kept, **found}.values(), key=_order)
-    for c in kept.values():
-        mixes.setdefault(f"{c['task']}:{c['share']}", ledger["mixes"][f"{c['task']}:{c['share']}"])
+    for c in list(kept.values()) + stale:  # what their mixes hold, as recorded
+        mix_key = f"{c['task']}:{c['share']}"
+        if mix_key in ledger["mixes"]:
+            mixes.setdefault(mix_key, ledger["mixes"][mix_key])
     return {"preset": args.preset, "runs": args.runs, "shares": sorted({c["share"] for c in cells}),
             "agents": AGENTS, "set": args.set, "cells": cells, "stale": stale,
             "mixes": {k: mixes[k] for k in sorted(mixes, key=lambda k: (k.split(":")[0], int(k.split(":")[1])))},
@@ -350,7 +397,8 @@ def main(argv=None) -> None:
     if args.comparison is None:
         args.comparison = os.path.join("docs", f"compare_{args.preset}.json")
     stem = os.path.join(args.out, f"agent_data_{args.preset}")
-    table = measure(args, load_ledger(stem + ".json"))  # a broken JSON stops here, before any training
+    # a broken JSON stops here, before any training
+    table = measure(args, load_ledger(stem + ".json"), load_comparison(args.comparison))
     os.makedirs(args.out, exist_ok=True)
     atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(stem + ".md", markdown(table))

@@ -13,11 +13,11 @@ interval (rliable, ``dbc_jax/stats.py``), and the probability that DBC's runs be
                                      [--no-train]
 
 DBC's λ values are one grid (one program; run i of every λ shares run i's diffusion model). A method's finished rows
-are kept in the JSON itself, with the paths its figure draws beside it (``multimodal_<preset>_paths.json``): a method
-recorded there whose config equals the one asked is reused without its workdir, so a clean clone regenerates the
-page and the figure from the JSON alone; methods not asked are kept, and one whose config changed is kept aside as
-stale. A method not recorded is read from its finished workdir, resumed if interrupted, or trained (``--no-train``:
-listed as not trained). Writes
+are kept in the JSON itself, with the paths its figure draws beside it (``multimodal_<preset>_paths.json``): a
+method recorded there whose config equals the one asked is reused without its workdir, so a clean clone regenerates
+the page and the figure from the JSON alone. Methods not asked stay where their config is still the one this command
+would ask for them; any other recorded method is kept aside as stale. A method not recorded is read from its
+finished workdir, resumed if interrupted, or trained (``--no-train``: listed as not trained). Writes
 ``<out>/multimodal_<preset>.{json,md,png}`` and ``<out>/multimodal_<preset>_paths.json`` (``--out`` docs).
 """
 
@@ -118,43 +118,67 @@ def trained_rows(method: str, config) -> tuple[list[dict], dict]:
 
 
 def load_ledger(path: str) -> tuple[dict, dict]:
-    """The rows a JSON written by this script holds and its figure paths (empty if there are none)."""
+    """The rows, runs and stale methods a JSON written by this script holds, and its figure paths (empty if there
+    are none); each entry checked here, before any training."""
     if not os.path.exists(path):
-        return {"rows": [], "runs_info": {}}, {}
+        return {"rows": [], "runs_info": {}, "stale": {}}, {}
     table = read_json(path)
-    if not isinstance(table.get("rows"), list) or not isinstance(table.get("runs_info"), dict):
-        raise ValueError(f"{path}: expected a JSON object with 'rows' and 'runs_info' (a file written by "
-                         "multimodal.py)")
+    if (not isinstance(table, dict) or not isinstance(table.get("rows"), list)
+            or not isinstance(table.get("runs_info"), dict) or not isinstance(table.get("stale", {}), dict)):
+        raise ValueError(f"{path}: expected a JSON object with a 'rows' list and 'runs_info' and 'stale' objects (a "
+                         "file written by multimodal.py)")
+    entries = [("rows", table["rows"])] + [(f"stale.{m}.rows", e.get("rows") if isinstance(e, dict) else None)
+                                          for m, e in table.get("stale", {}).items()]
+    for where, rows in entries:
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and _algo(r) for r in rows):
+            raise ValueError(f"{path}: {where}: expected rows each naming a method of {list(METHODS.values())}")
+    infos = list(table["runs_info"].items()) + [(m, e.get("runs_info")) for m, e in table.get("stale", {}).items()]
+    for method, info in infos:
+        if method not in METHODS or not isinstance(info, dict) or not isinstance(info.get("config", {}), dict):
+            raise ValueError(f"{path}: runs_info '{method}': expected a method of {list(METHODS)} with a config object")
     paths_file = path[:-len(".json")] + "_paths.json"
     figures = read_json(paths_file) if os.path.exists(paths_file) else {}
-    if not isinstance(figures, dict):
-        raise ValueError(f"{paths_file}: expected a JSON object of each row's figure paths (written by multimodal.py)")
-    return table, figures
+    if not isinstance(figures, dict) or not all(
+            isinstance(f, dict) and isinstance(f.get("paths"), list) and isinstance(f.get("success"), list)
+            and len(f["paths"]) == len(f["success"]) for f in figures.values()):
+        raise ValueError(f"{paths_file}: expected a JSON object of each row's figure (paths and success, as many of "
+                         "each) written by multimodal.py")
+    return {"rows": table["rows"], "runs_info": table["runs_info"], "stale": table.get("stale", {})}, figures
+
+
+def _algo(row: dict) -> str:
+    """The method key of a row ("dbc" for "DBC λ=10"); '' if it names none."""
+    label = row.get("method")
+    if row.get("algo") in METHODS:
+        return row["algo"]
+    return next((m for m, name in METHODS.items() if isinstance(label, str)
+                 and (label == name or label.startswith(name + " "))), "")
 
 
 def matches(info: dict | None, config) -> bool:
     """Whether a method's recorded rows are the ones asked: the same config, its number of runs included."""
-    return (info is not None and "config" in info and info["config"]["num_seeds"] == config.num_seeds
+    return (info is not None and "config" in info and info["config"].get("num_seeds") == config.num_seeds
             and not recorded_differences(config, "ours", info["config"]))
 
 
 def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
-    """Every method: recorded in the ledger, finished in its workdir, trained, or not trained (printed). The ledger's
-    methods not asked are kept; a recorded method whose config no longer matches is kept aside as stale until one
-    trained with the current config replaces it. Returns the table and each row's figure paths."""
-    recorded_rows = {m: [r for r in ledger["rows"] if r.get("algo") == m] for m in METHODS}
+    """Every method: recorded in the ledger (where its config is the one asked), finished in its workdir, trained,
+    or not trained (printed). A recorded method not asked stays in the table where its config is the one this
+    command would ask for it; any other recorded method is kept aside as stale until one trained with the current
+    config replaces it. Returns the table and the figure paths of its rows and of the stale rows."""
+    recorded = {m: (entry["rows"], entry["runs_info"]) for m, entry in ledger["stale"].items()}
+    recorded.update({m: ([r for r in ledger["rows"] if _algo(r) == m], info)
+                     for m, info in ledger["runs_info"].items()})
     done, figures, runs_info = {}, {}, {}
     for method in METHODS:
-        info = ledger["runs_info"].get(method)
-        if method not in args.methods:
-            if info is not None and recorded_rows[method]:
-                done[method], runs_info[method] = recorded_rows[method], info
-            continue
         config = run_config(method, args)
-        saved = saved_results(config)
-        if saved is None and matches(info, config) and recorded_rows[method]:
-            done[method], runs_info[method] = recorded_rows[method], info
+        rows, info = recorded.get(method, ([], None))
+        if rows and matches(info, config):  # no replay of its evaluations
+            done[method], runs_info[method] = rows, info
             continue
+        if method not in args.methods:
+            continue
+        saved = saved_results(config)
         if saved is None:
             if args.no_train:
                 print(f"not trained: {METHODS[method]} ({config.workdir}); run without --no-train")
@@ -167,10 +191,9 @@ def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
         runs_info[method] = {"workdir": config.workdir, "timings": saved.get("timings", {}),
                              "code": saved.get("code", []), "config": portable(config, "ours")}
     rows = [r for m in METHODS for r in done.get(m, [])]
-    stale = {m: entry for m, entry in ledger.get("stale", {}).items() if m not in done}
-    stale.update({m: {"rows": recorded_rows[m], "runs_info": ledger["runs_info"][m]} for m in METHODS
-                  if m not in done and m in ledger["runs_info"] and recorded_rows[m]})  # kept aside, never dropped
-    for r in rows:
+    stale = {m: {"rows": rows_, "runs_info": info} for m, (rows_, info) in recorded.items()
+             if m not in done and rows_}  # kept aside, never dropped
+    for r in rows + [r for entry in stale.values() for r in entry["rows"]]:
         if r["method"] not in figures and r["method"] in figure_ledger:
             figures[r["method"]] = figure_ledger[r["method"]]
     improvement = {}
@@ -181,8 +204,7 @@ def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
                 row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
     return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
             "improvement": improvement, "runs_info": runs_info, "stale": stale, "bootstrap": BOOTSTRAP,
-            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, \
-        {r["method"]: figures[r["method"]] for r in rows if r["method"] in figures}
+            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, figures
 
 
 def markdown(table: dict) -> str:
@@ -221,7 +243,10 @@ def figure(figures: dict, table: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(figures)
+    names = [r["method"] for r in table["rows"] if r["method"] in figures]
+    if len(names) < len(table["rows"]):
+        print("figure: no recorded paths for " + ", ".join(r["method"] for r in table["rows"] if r["method"] not in
+                                                           figures) + " (drawn without them)")
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 4.2), squeeze=False)
     rows = {r["method"]: r for r in table["rows"]}
     for ax, name in zip(axes[0], names):
@@ -256,10 +281,11 @@ def main(argv=None) -> None:
     atomic_write_text(stem + "_paths.json", json.dumps(figures, separators=(",", ":")) + "\n")
     atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(stem + ".md", markdown(table))
-    if figures:
+    drawn = any(r["method"] in figures for r in table["rows"])
+    if drawn:
         figure(figures, table, stem + ".png")
     print(markdown(table))
-    print(f"written: {stem}.json, {stem}_paths.json, {stem}.md" + (f", {stem}.png" if figures else ""))
+    print(f"written: {stem}.json, {stem}_paths.json, {stem}.md" + (f", {stem}.png" if drawn else ""))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ def test_a_mix_adds_agent_steps_to_the_whole_demos_and_is_reused(agent_data, mon
 
 
 def test_recorded_cells_are_reused_without_their_workdirs_and_never_dropped(agent_data):
-    """A clean clone regenerates the page from the JSON alone; a changed config sets a cell aside, never averages it."""
+    """A clean clone regenerates the page from the JSON alone; a changed config sets a cell aside, never averages it,
+    and a stale cell stays aside in later runs that do not ask for it."""
     args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
                              "shares": [0, 25], "methods": ["bc"], "no_train": True,
                              "workdir": "runs/agent_data_smoke", "comparison": ""})()
@@ -97,45 +98,67 @@ def test_recorded_cells_are_reused_without_their_workdirs_and_never_dropped(agen
     path, mix = agent_data.mix_path("maze", 25, args)
     assert not os.path.exists(path)  # the mix is not made on this checkout: its cell is still reused
     config = agent_data.run_config("maze", 25, "bc", path, args)
-    other = {"task": "halfcheetah", "share": 50, "method": "bc"}  # recorded, not asked this time
-    ledger = {"cells": [cell("maze", 25, agent_data.portable(config, "ours")),
-                        {**cell("halfcheetah", 50, {}), **other}],
-              "mixes": {"maze:25": {**mix, "agent": {"transitions": 9}}, "halfcheetah:50": {"agent": {}}}}
+    cheetah = agent_data.run_config("halfcheetah", 50, "bc", "data/agent_data/halfcheetah_x.npz", args)
+    ledger = {"cells": [cell("maze", 25, agent_data.portable(config, "ours")),  # the other: recorded, not asked
+                        cell("halfcheetah", 50, agent_data.portable(cheetah, "ours"))],
+              "stale": [], "mixes": {"maze:25": {**mix, "agent": {"transitions": 9}}, "halfcheetah:50": {"agent": {}}}}
     table = agent_data.measure(args, ledger)
     assert [(c["task"], c["share"]) for c in table["cells"]] == [("maze", 25), ("halfcheetah", 50)]
     assert table["mixes"]["maze:25"]["agent"] == {"transitions": 9}  # as recorded
     assert table["missing"] == ["maze 0% BC (runs/agent_data_smoke/maze_agent0_bc_n2)"] and table["stale"] == []
 
-    args.set = ["policy.lr=0.5"]  # another config: the recorded cell is set aside as stale and listed missing
-    table = agent_data.measure(args, ledger)
-    assert [c["task"] for c in table["cells"]] == ["halfcheetah"] and [c["share"] for c in table["stale"]] == [25]
+    args.set = ["policy.lr=0.5"]  # another config: the maze cell is set aside as stale and listed missing; the
+    table = agent_data.measure(args, ledger)  # halfcheetah one, not asked, no longer what this command would train
+    assert table["cells"] == [] and sorted(c["task"] for c in table["stale"]) == ["halfcheetah", "maze"]
     assert "maze 25% BC (runs/agent_data_smoke/maze_agent25_bc_n2)" in table["missing"]
-    args.set, args.runs = [], 3  # fewer runs than asked: not reused
-    assert [c["task"] for c in agent_data.measure(args, ledger)["cells"]] == ["halfcheetah"]
-    with open("bad.json", "w") as f:
-        f.write('{"cells": 3}')
-    with pytest.raises(ValueError, match=r"bad.json: expected a JSON object with a 'cells' list"):
-        agent_data.load_ledger("bad.json")
+    args.tasks = ["halfcheetah"]  # the stale cells, not asked and still not this config's: aside, never in the table
+    again = agent_data.measure(args, {"cells": table["cells"], "stale": table["stale"], "mixes": table["mixes"]})
+    assert again["cells"] == [] and sorted(c["task"] for c in again["stale"]) == ["halfcheetah", "maze"]
+    args.set = []  # the config they were trained with again: back in the table, with their mixes as recorded
+    again = agent_data.measure(args, {"cells": again["cells"], "stale": again["stale"], "mixes": again["mixes"]})
+    assert [c["task"] for c in again["cells"]] == ["maze", "halfcheetah"] and again["stale"] == []
+    assert again["mixes"]["maze:25"]["agent"] == {"transitions": 9}
+    args.tasks, args.runs = ["maze"], 3  # fewer runs than asked: neither reused nor kept
+    assert agent_data.measure(args, ledger)["cells"] == []
+
+    for text, error in [('{"cells": 3}', r"bad.json: expected a JSON object with a 'cells' list"),
+                        ("[1]", r"bad.json: expected a JSON object"),
+                        ('{"cells": [{"task": "pong", "method": "bc", "share": 0, "runs": [1, 2]}]}',
+                         r"bad.json: cells\[0\]: expected a task of \['maze', 'halfcheetah'\]"),
+                        ('{"cells": [], "stale": [{"task": "maze", "method": "bc", "share": 0, "runs": [1]}]}',
+                         r"bad.json: stale\[0\]: expected 'runs' a list of at least 2 finite scores")]:
+        with open("bad.json", "w") as f:
+            f.write(text)
+        with pytest.raises(ValueError, match=error):
+            agent_data.load_ledger("bad.json")
 
 
 def test_a_comparison_cell_with_the_config_asked_is_the_0_percent_cell(agent_data):
     args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
                              "shares": [0], "methods": ["bc", "dbc"], "no_train": True,
-                             "workdir": "runs/agent_data_smoke", "comparison": "compare_smoke.json"})()
+                             "workdir": "runs/agent_data_smoke"})()
     path, _ = agent_data.mix_path("maze", 0, args)
-    config = agent_data.run_config("maze", 0, "bc", path, args)
+    config = agent_data.portable(agent_data.run_config("maze", 0, "bc", path, args), "ours")
     runs = [{"seed": s, "score": score, "episodes": 4, "stderr": 2.0} for s, score in enumerate([75.0, 100.0])]
     other = agent_data.portable(agent_data.run_config("maze", 0, "dbc", path, args), "ours")
     other["policy"]["lr"] = 0.5  # DBC's recorded config is not the one asked: not taken
-    cells = [{"task": "maze", "data": "ours", "method": "bc", "metric": "success", "runs": runs,
-              "config": agent_data.portable(config, "ours"), "wall_s": {"policy_s": 9.0}, "code": []},
-             {"task": "maze", "data": "paper", "method": "bc", "metric": "success", "runs": runs[:1]},
+    cells = [{"task": "maze", "data": "paper", "method": "bc", "metric": "success", "config": config,
+              "runs": [{**r, "score": 1.0} for r in runs]},  # the paper's demos: not this study's 0%
+             {"task": "maze", "data": "ours", "method": "bc", "metric": "success", "runs": runs,
+              "config": config, "wall_s": {"policy_s": 9.0}, "code": []},
              {"task": "maze", "data": "ours", "method": "dbc", "metric": "success", "runs": runs, "config": other}]
     with open("compare_smoke.json", "w") as f:
         json.dump({"cells": cells}, f)
-    table = agent_data.measure(args, {"cells": [], "mixes": {}})
+    table = agent_data.measure(args, {"cells": [], "stale": [], "mixes": {}},
+                               agent_data.load_comparison("compare_smoke.json"))
     (bc,) = table["cells"]
     assert (bc["method"], bc["runs"], bc["episodes_per_run"]) == ("bc", [75.0, 100.0], 4)
     assert bc["stderr_per_run"] == [2.0, 2.0]
     assert bc["score"]["mean"] == 87.5 and bc["workdir"] == "compare_smoke.json: maze:ours bc"
     assert table["missing"] == ["maze 0% DBC (runs/agent_data_smoke/maze_agent0_dbc_n2)"]
+    cells[1]["runs"] = []  # a broken comparison stops before any training, naming the file and the cell
+    with open("compare_smoke.json", "w") as f:
+        json.dump({"cells": cells}, f)
+    with pytest.raises(ValueError, match=r"compare_smoke.json: cells\[1\]: expected runs with score"):
+        agent_data.load_comparison("compare_smoke.json")
+    assert agent_data.load_comparison("") == {} and agent_data.load_comparison("absent.json") == {}

@@ -140,3 +140,9 @@ def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monk
     table = json.load(open("out/multimodal_smoke.json"))
     assert table["rows"] == [] and "not trained: BC" in capsys.readouterr().out
     assert [r["method"] for r in table["stale"]["bc"]["rows"]] == ["BC"]  # kept aside, never dropped
+    multimodal.main(base + ["--methods", "dp", "--no-train"])  # in later runs that do not ask for it too
+    assert list(json.load(open("out/multimodal_smoke.json"))["stale"]) == ["bc"]
+    with open("out/multimodal_smoke.json", "w") as f:
+        json.dump({**table, "rows": [{"method": "Pong"}]}, f)
+    with pytest.raises(ValueError, match=r"multimodal_smoke.json: rows: expected rows each naming a method of"):
+        multimodal.main(base + ["--no-train"])

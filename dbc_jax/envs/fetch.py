@@ -14,14 +14,12 @@ What differs from the stock env:
 
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from dbc_jax.envs.robotics import MujocoFetchPickAndPlaceEnv
-
-from dbc_jax.tasks import TASKS  # noqa: E402
+from dbc_jax.tasks import TASKS
 
 ENV_ID, MAX_EPISODE_STEPS = TASKS["fetchpick"].env_id, TASKS["fetchpick"].horizon
 

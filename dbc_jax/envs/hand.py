@@ -18,7 +18,6 @@ What differs from the stock env (the official "easy" v2 ranges):
 
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
