@@ -224,25 +224,58 @@ def matches(recorded: dict | None, config, runs: int) -> bool:
             and not recorded_differences(config, "ours", recorded["config"]))
 
 
-def measure(args, ledger: dict, comparison: dict | None = None) -> dict:
+def measure(args, ledger: dict, comparison: dict | None = None, publish=None) -> dict:
     """Every (task, share, method) asked: recorded in the ledger (or, at 0%, in the ``comparison``), finished in its
     workdir, trained, or missing. The ledger's other cells are kept when their config is still the one this command
-    would ask for them, else kept aside as stale, as are stale cells not found again: none is ever dropped."""
+    would ask for them, else kept aside as stale, as are stale cells not found again: none is ever dropped.
+    ``publish(table)`` is called after each trained cell, so that what finished is saved before the next starts."""
     recorded = {(c["task"], c["share"], c["method"]): c for c in ledger["stale"] + ledger["cells"]}
     comparison = comparison or {}
-    found, mixes, missing = {}, {}, []
+    found, mixes, missing, visited = {}, {}, [], set()
+    asked = {(t, s, m) for t in args.tasks for s in args.shares for m in args.methods}
+    in_table = {(c["task"], c["share"], c["method"]) for c in ledger["cells"]}
+
+    def snapshot() -> dict:
+        kept = {}
+        for key, c in recorded.items():
+            if key in found or (key in asked and key in visited):
+                continue
+            if key in asked:  # not reached yet: as the ledger has it
+                if key in in_table:
+                    kept[key] = c
+                continue
+            recorded_path = c.get("config", {}).get("data", {}).get("path", "")  # not asked: in the table where
+            if (matches(c, run_config(*key, recorded_path, args), args.runs)  # this command's config for it is
+                    and f"{key[0]}:{key[1]}" in ledger["mixes"]):  # the one recorded
+                kept[key] = c
+        stale = [c for k, c in recorded.items() if k not in found and k not in kept]
+        cells = sorted({**kept, **found}.values(), key=_order)
+        every_mix = dict(mixes)
+        for c in list(kept.values()) + stale:  # what their mixes hold, as recorded
+            mix_key = f"{c['task']}:{c['share']}"
+            if mix_key in ledger["mixes"]:
+                every_mix.setdefault(mix_key, ledger["mixes"][mix_key])
+        return {"preset": args.preset, "runs": args.runs, "shares": sorted({c["share"] for c in cells}),
+                "agents": AGENTS, "set": args.set, "cells": cells, "stale": stale,
+                "mixes": {k: every_mix[k] for k in sorted(every_mix, key=lambda k: (k.split(":")[0],
+                                                                                    int(k.split(":")[1])))},
+                "missing": list(missing), "comparisons": comparisons(cells), "bootstrap": BOOTSTRAP,
+                "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}
+
     for task in args.tasks:
         for share in args.shares:
             path, mix = mix_path(task, share, args)
             for method in args.methods:
                 key = (task, share, method)
+                visited.add(key)
                 config = run_config(task, share, method, path, args)
                 cell = finished_cell(task, share, method, config)
                 if cell is None and matches(recorded.get(key), config, args.runs):
                     cell = recorded[key]
                 if cell is None and share == 0 and matches(comparison.get((task, method)), config, args.runs):
                     cell = comparison[(task, method)]
-                if cell is None and not args.no_train:
+                trained = cell is None and not args.no_train
+                if trained:
                     mixed_demos(task, share, args)
                     print(f"\n== {task}, {share}% agent data, {METHODS[method]}: {args.runs} runs -> {config.workdir}")
                     dbc_jax.train(config, progress=not args.quiet)
@@ -256,25 +289,9 @@ def measure(args, ledger: dict, comparison: dict | None = None) -> dict:
                 elif share:  # a recorded cell whose mix is not made on this checkout: as recorded
                     mix = ledger["mixes"].get(f"{task}:{share}", mix)
                 mixes[f"{task}:{share}"] = mix
-    asked = {(t, s, m) for t in args.tasks for s in args.shares for m in args.methods}
-    kept = {}
-    for key, c in recorded.items():  # not asked: in the table where this command's config for it is the one recorded
-        if key in asked or key in found:
-            continue
-        recorded_path = c.get("config", {}).get("data", {}).get("path", "")
-        if matches(c, run_config(*key, recorded_path, args), args.runs) and f"{key[0]}:{key[1]}" in ledger["mixes"]:
-            kept[key] = c
-    stale = [c for k, c in recorded.items() if k not in found and k not in kept]
-    cells = sorted({**kept, **found}.values(), key=_order)
-    for c in list(kept.values()) + stale:  # what their mixes hold, as recorded
-        mix_key = f"{c['task']}:{c['share']}"
-        if mix_key in ledger["mixes"]:
-            mixes.setdefault(mix_key, ledger["mixes"][mix_key])
-    return {"preset": args.preset, "runs": args.runs, "shares": sorted({c["share"] for c in cells}),
-            "agents": AGENTS, "set": args.set, "cells": cells, "stale": stale,
-            "mixes": {k: mixes[k] for k in sorted(mixes, key=lambda k: (k.split(":")[0], int(k.split(":")[1])))},
-            "missing": missing, "comparisons": comparisons(cells), "bootstrap": BOOTSTRAP, "hardware": hardware(),
-            "code": code_version(), "date": str(datetime.date.today())}
+                if trained and publish is not None:
+                    publish(snapshot())
+    return snapshot()
 
 
 def _order(cell: dict) -> tuple:
@@ -397,13 +414,16 @@ def main(argv=None) -> None:
     if args.comparison is None:
         args.comparison = os.path.join("docs", f"compare_{args.preset}.json")
     stem = os.path.join(args.out, f"agent_data_{args.preset}")
+    def publish(table: dict) -> None:
+        os.makedirs(args.out, exist_ok=True)
+        atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
+        atomic_write_text(stem + ".md", markdown(table))
+        if table["cells"]:
+            figure(table, stem + ".png")
+
     # a broken JSON stops here, before any training
-    table = measure(args, load_ledger(stem + ".json"), load_comparison(args.comparison))
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
-    atomic_write_text(stem + ".md", markdown(table))
-    if table["cells"]:
-        figure(table, stem + ".png")
+    table = measure(args, load_ledger(stem + ".json"), load_comparison(args.comparison), publish)
+    publish(table)
     print(markdown(table))
     print(f"written: {stem}.json, {stem}.md" + (f", {stem}.png" if table["cells"] else ""))
 

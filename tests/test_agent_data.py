@@ -162,3 +162,21 @@ def test_a_comparison_cell_with_the_config_asked_is_the_0_percent_cell(agent_dat
     with pytest.raises(ValueError, match=r"compare_smoke.json: cells\[1\]: expected runs with score"):
         agent_data.load_comparison("compare_smoke.json")
     assert agent_data.load_comparison("") == {} and agent_data.load_comparison("absent.json") == {}
+
+
+def test_each_trained_cell_is_published_before_the_next_starts(agent_data):
+    """A campaign stopped between cells keeps what finished; a recorded cell not reached yet keeps its place."""
+    args = type("Args", (), {"preset": "smoke", "runs": 2, "set": [], "quiet": True, "tasks": ["maze"],
+                             "shares": [0, 25], "methods": ["bc"], "no_train": False,
+                             "workdir": "runs/agent_data_smoke"})()
+    path, mix = agent_data.mix_path("maze", 25, args)
+    config = agent_data.portable(agent_data.run_config("maze", 25, "bc", path, args), "ours")
+    later = {"task": "maze", "share": 25, "method": "bc", "metric": "success", "runs": [50.0, 60.0],
+             "episodes_per_run": 4, "stderr_per_run": [1.0, 1.0], "config": config}
+    published = []
+    table = agent_data.measure(args, {"cells": [later], "stale": [], "mixes": {"maze:25": mix}}, {},
+                               published.append)
+    assert len(published) == 1  # the 0% cell, trained; the 25% one was recorded
+    assert [(c["share"], len(c["runs"])) for c in published[0]["cells"]] == [(0, 2), (25, 2)]
+    assert published[0]["cells"][1]["runs"] == [50.0, 60.0] and published[0]["stale"] == []
+    assert table["cells"] == published[0]["cells"]
