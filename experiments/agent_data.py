@@ -341,7 +341,7 @@ def markdown(table: dict) -> str:
         for share in dict.fromkeys(c["share"] for c in cells):
             mix = table["mixes"][f"{task}:{share}"]
             agent = mix.get("agent", {})
-            what = f"{mix['expert_transitions']:,} expert"
+            what = f"{mix['expert_transitions']:,} expert" + ("" if agent else " steps")
             if agent:
                 quality = (f"{agent['success_percent']:.0f}% successful" if "success_percent" in agent
                            else f"mean return {agent['mean_return']:.0f}")
