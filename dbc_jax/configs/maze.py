@@ -25,7 +25,8 @@ quick rows: the current code, commands, wall times and dates: docs/paper_table_q
     The paper reports DBC 95.4 +- 1.7, BC 92.1 +- 3.6, DP 95.5 +- 1.9, IBC 78.3 +- 6.0.
     With agent data (make agent-data: our demos plus a noisy agent's steps making 25% / 50% of them; 10 independent
     runs, mean [95% CI]; docs/results.md, "Learning from agent data"): BC 84.9 [83.4, 86.3] / 83.1 [81.4, 85.2],
-    DBC 90.9 [89.4, 92.5] / 90.6 [89.1, 92.1]; at 0%: BC 93.1, DBC 93.0.
+    DBC 90.9 [89.4, 92.5] / 90.6 [89.1, 92.1], Diffusion Policy 89.2 [87.1, 91.2] / 88.5 [86.6, 90.4]; at 0%: BC
+    93.1, DBC 93.0, Diffusion Policy 93.5.
 """
 
 from ml_collections import ConfigDict
