@@ -48,7 +48,7 @@ from dbc_jax.provenance import code_version, hardware
 from dbc_jax.tasks import get_task
 from dbc_jax.workdir import saved_results
 
-from compare import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
+from compare import portable, recorded_differences, run_records  # experiments/: the script's folder, first on sys.path
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The agent of each task: its expert with this much action noise, executed and recorded (clipped to the action
@@ -184,19 +184,15 @@ def load_comparison(path: str) -> dict:
         if not isinstance(cell, dict) or cell.get("data") != "ours" or cell.get("task") not in AGENTS:
             continue
         try:
-            scores = np.array([r["score"] for r in cell["runs"]], np.float64)
-            converted = {"task": cell["task"], "share": 0, "method": cell["method"], "metric": cell["metric"],
-                         "runs": scores.tolist(), "episodes_per_run": int(cell["runs"][0]["episodes"]),
-                         "stderr_per_run": [float(r["stderr"]) for r in cell["runs"]],
-                         "workdir": f"{path}: {cell['task']}:ours {cell['method']}",
-                         "timings": cell.get("wall_s", {}), "code": cell.get("code", []), "config": cell["config"]}
+            converted = _cell(cell["task"], 0, cell["method"], cell["metric"], cell["runs"],
+                              f"{path}: {cell['task']}:ours {cell['method']}", cell.get("wall_s", {}),
+                              cell.get("code", []), cell["config"])
         except (KeyError, IndexError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: cells[{i}]: expected runs with score, episodes and stderr, a metric and a "
                              f"config ({type(error).__name__}: {error})") from None
         problem = _cell_problem(converted)
         if problem:
             raise ValueError(f"{path}: cells[{i}]: {problem}")
-        converted["score"] = stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"])
         out[(cell["task"], cell["method"])] = converted
     return out
 
@@ -206,16 +202,18 @@ def finished_cell(task: str, share: int, method: str, config) -> dict | None:
     saved = saved_results(config)
     if saved is None:
         return None
-    metric = get_task(task).metric
-    scale = 100.0 if metric == "success" else 1.0
-    episodes = np.asarray(saved["episodes"][metric], np.float64) * scale
-    scores = np.asarray(saved["per_member"], np.float64)
-    return {"task": task, "share": share, "method": method, "metric": metric,
-            "runs": scores.tolist(), "episodes_per_run": int(episodes.shape[1]),
-            "stderr_per_run": (episodes.std(1, ddof=1) / np.sqrt(episodes.shape[1])).tolist(),
-            "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]),
-            "workdir": config.workdir, "timings": saved.get("timings", {}), "code": saved.get("code", []),
-            "config": portable(config, "ours")}
+    return _cell(task, share, method, saved["metric"], run_records(saved), config.workdir, saved.get("timings", {}),
+                 saved.get("code", []), portable(config, "ours"))
+
+
+def _cell(task: str, share: int, method: str, metric: str, runs: list[dict], workdir: str, timings: dict,
+          code: list, config: dict) -> dict:
+    """A cell as this study records it, from per-run records (``compare.run_records``: score, episodes, stderr)."""
+    scores = np.array([r["score"] for r in runs], np.float64)
+    return {"task": task, "share": share, "method": method, "metric": metric, "runs": scores.tolist(),
+            "episodes_per_run": int(runs[0]["episodes"]), "stderr_per_run": [float(r["stderr"]) for r in runs],
+            "score": stats.mean_and_iqm(scores, BOOTSTRAP["reps"], BOOTSTRAP["seed"]), "workdir": workdir,
+            "timings": timings, "code": code, "config": config}
 
 
 def matches(recorded: dict | None, config, runs: int) -> bool:
