@@ -48,7 +48,8 @@ from dbc_jax.provenance import code_version, hardware
 from dbc_jax.tasks import get_task
 from dbc_jax.workdir import saved_results
 
-from compare import portable, recorded_differences, run_records  # experiments/: the script's folder, first on sys.path
+from compare import run_records  # experiments/: the script's folder, first on sys.path
+from paper_table import portable, recorded_differences
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The agent of each task: its expert with this much action noise, executed and recorded (clipped to the action

@@ -42,14 +42,13 @@ from dbc_jax import distributed, stats
 from dbc_jax.checkpoint import atomic_save_figure, atomic_write_text, read_json
 from dbc_jax.errors import run_cli
 from dbc_jax.estimate import counted
-from dbc_jax.provenance import hardware
 from dbc_jax.tasks import TASKS, get_task
-from dbc_jax.workdir import config_differences, saved_results
+from dbc_jax.workdir import saved_results
 
 import paper_table  # experiments/: the script's folder, first on sys.path
-from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, duration,
-                         finished_on, parse_rows, plan, read_readme, row_label, row_settings, unavailable,
-                         write_readme_block)
+from paper_table import (DEFAULT_ROWS, LABELS, METHODS, cell_seconds, code_text, duration, finished_on, machines,
+                         parse_rows, plan, portable, read_readme, recorded_differences, row_label, row_settings,
+                         unavailable, write_readme_block)
 
 DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells are the slowest
 BASELINES = ("bc", "dp", "ibc")  # each compared with DBC
@@ -80,24 +79,6 @@ def cell_config(task: str, data: str, method: str, args, runs: int) -> ConfigDic
                                    row_settings(task, data, args.preset, args.set) + independent)
 
 
-def portable(config: ConfigDict, data: str) -> dict:
-    """The config as recorded in the JSON: the paper's file by name (its folder differs between checkouts)."""
-    saved = json.loads(config.to_json())
-    if data == "paper":
-        saved["data"]["path"] = os.path.basename(saved["data"]["path"])
-    saved.pop("workdir")
-    return saved
-
-
-def recorded_differences(config: ConfigDict, data: str, recorded: dict) -> list[str]:
-    """The fields that decide a cell's scores in which a recorded cell's config differs from ``config``: those of
-    training and the evaluation's (num_seeds aside: a cell with fewer runs than asked is partial, not another)."""
-    current = portable(config, data)
-    recorded = dbc_jax.configs.upgrade(recorded)
-    differ = config_differences(ConfigDict({**current, "num_seeds": recorded["num_seeds"]}), recorded)
-    return differ + (["eval"] if current["eval"] != recorded.get("eval") else [])
-
-
 def command(task: str, data: str, method: str, args, runs: int) -> str:
     overrides = row_settings(task, data, args.preset) + paper_table.sets_for(task, args.set, keep_scope=True)
     sets = "".join(f" --set {shlex.quote(item)}" for item in overrides)
@@ -118,9 +99,8 @@ def collect(config: ConfigDict, data: str, saved: dict, record: dict) -> dict:
     """A finished cell as recorded: its runs, time, code, date and hardware (each sitting's, as the run recorded
     it; runs from before it did: this process's)."""
     code = saved.get("code", [])
-    machines = list(dict.fromkeys(c["hardware"] for c in code if "hardware" in c)) or [hardware()]
     return {**record, "runs": run_records(saved), "wall_s": saved.get("timings", {}), "code": code,
-            "date": finished_on(config.workdir), "hardware": " + ".join(machines), "config": portable(config, data)}
+            "date": finished_on(config.workdir), "hardware": machines(code), "config": portable(config, data)}
 
 
 def reference_returns(task: str) -> dict:
@@ -153,23 +133,13 @@ def normalized(task: str, scores, references: dict) -> np.ndarray:
     return (scores - ref["random"]) / (ref["expert"] - ref["random"])
 
 
-def load_ledger(path: str) -> dict:
-    """The cells a JSON written by this script holds: those of the table and those kept aside as stale."""
-    if not os.path.exists(path):
-        return {"cells": [], "stale": [], "references": {}}
-    table = read_json(path)
-    if not isinstance(table.get("cells"), list) or not isinstance(table.get("stale", []), list):
-        raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by compare.py)")
-    return table
-
-
 def build(args, argv: list[str], json_path: str, publish) -> dict:
     """Every row x method: a recorded cell (from the JSON), a finished workdir, a trained cell (those asked by
     ``--rows`` and ``--methods``, in that order) or a missing one with its reason. A recorded cell whose config no
     longer matches is kept aside as stale, never dropped, until a cell trained with the current config replaces it."""
     asked = parse_rows(args.rows)
     every_row = list(dict.fromkeys(parse_rows(list(DEFAULT_ROWS)) + asked))
-    ledger = load_ledger(json_path)
+    ledger = paper_table.load_ledger(json_path, "compare.py")
     recorded = {(c["task"], c["data"], c["method"]): c for c in ledger.get("stale", []) + ledger["cells"]}
     table = {"preset": args.preset, "runs_asked": args.runs,
              "command": " ".join(["python experiments/compare.py"] + [shlex.quote(a) for a in argv]),

@@ -42,7 +42,7 @@ from dbc_jax.provenance import code_version, hardware
 from dbc_jax.train import eval_key
 from dbc_jax.workdir import restore_workdir, saved_results
 
-from compare import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
+from paper_table import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}

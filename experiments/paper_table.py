@@ -4,16 +4,20 @@
     python experiments/paper_table.py --preset quick
 
 Each cell is one ``dbc_jax.train`` run (3 seeds, ``config.seed=1``) in the default workdir of ``make train`` with
-the same task, algorithm, preset and data, so runs made by hand are reused: a finished run (its ``results.json``
-written for the same config) is read, an interrupted one resumed, a missing one trained (``--no-train``: listed as
-missing instead). Rows are (task, data): ``ours`` (the task's expert demos, ``make demos``) or ``paper`` (the
+the same task, algorithm, preset and data, so runs made by hand are reused. Finished cells are kept in the JSON
+itself, each with its config: a recorded cell whose config is the one asked is reused without its workdir (a clean
+clone regenerates the pages from the JSON alone); else a finished run (its ``results.json`` written for the same
+config) is read, an interrupted one resumed, a missing one trained (``--no-train``: listed as missing instead). A
+recorded cell not asked stays while its config is the current one; any other (another ``--set``, a changed preset,
+a cell recorded before cells kept their config) is kept aside in the JSON as stale, never dropped, until a cell
+trained with the current config replaces it. The JSON and the page are rewritten after every trained cell. Rows are (task, data): ``ours`` (the task's expert demos, ``make demos``) or ``paper`` (the
 released file in ``--paper-data``). A cell that cannot exist yet (no released file, no shipped expert) is listed
 with its reason. A cell whose training fails is listed with its error and the other cells go on; the script then
 writes the table and exits with an error naming the failed cells.
 
 For every cell it records the final evaluation and the best periodic one (each seed's best evaluation during
 training, then mean ± std over seeds: the "best" convention; the paper does not say which it reports), the per-seed
-numbers, the wall time, the date, the hardware and the command. Everything goes to one JSON file
+numbers, the wall time, the date, the hardware, the code, the config and the command. Everything goes to one JSON file
 (``docs/paper_table_<preset>.json``); the markdown (``docs/paper_table_<preset>.md``) is generated from it, and with
 ``--readme FILE`` the final-evaluation table goes into FILE's ``<!-- paper-table:start/end -->`` block (the project's
 README leads with ``experiments/compare.py``'s table instead and has no such block).
@@ -26,10 +30,12 @@ import datetime
 import json
 import os
 import shlex
+import shutil
 import sys
 import traceback
 
 import numpy as np
+from ml_collections import ConfigDict
 
 import dbc_jax
 from dbc_jax import distributed
@@ -40,7 +46,7 @@ from dbc_jax.errors import run_cli
 from dbc_jax.metrics import MetricsLog
 from dbc_jax.provenance import hardware
 from dbc_jax.tasks import TASKS, get_task
-from dbc_jax.workdir import saved_results
+from dbc_jax.workdir import config_differences, saved_results
 
 METHODS = {"dbc": "DBC", "bc": "BC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
 # The paper's main table (official_dbc_spec.md section 10): mean, std over 3 seeds; success rate (%) or return.
@@ -132,6 +138,43 @@ def cell_config(task: str, data: str, method: str, preset: str, seed: int, paper
     return dbc_jax.configs.resolve(config)
 
 
+def portable(config: ConfigDict, data: str) -> dict:
+    """The config as recorded in the JSON: the paper's file by name (its folder differs between checkouts)."""
+    saved = json.loads(config.to_json())
+    if data == "paper":
+        saved["data"]["path"] = os.path.basename(saved["data"]["path"])
+    saved.pop("workdir")
+    return saved
+
+
+def recorded_differences(config: ConfigDict, data: str, recorded: dict) -> list[str]:
+    """The fields that decide a cell's scores in which a recorded cell's config differs from ``config``: those of
+    training and the evaluation's (num_seeds aside: a cell with fewer runs than asked is partial, not another)."""
+    current = portable(config, data)
+    recorded = dbc_jax.configs.upgrade(recorded)
+    differ = config_differences(ConfigDict({**current, "num_seeds": recorded["num_seeds"]}), recorded)
+    return differ + (["eval"] if current["eval"] != recorded.get("eval") else [])
+
+
+def load_ledger(path: str, script: str = "paper_table.py") -> dict:
+    """The cells a JSON written by ``script`` holds: those of the table and those kept aside as stale."""
+    if not os.path.exists(path):
+        return {"cells": [], "stale": [], "references": {}}
+    table = read_json(path)
+    if not isinstance(table.get("cells"), list) or not isinstance(table.get("stale", []), list):
+        raise ValueError(f"{path}: expected a JSON object with a 'cells' list (a file written by {script})")
+    for i, cell in enumerate(table["cells"] + table.get("stale", [])):
+        if not isinstance(cell, dict) or not all(isinstance(cell.get(k), str) for k in ("task", "data", "method")):
+            raise ValueError(f"{path}: cell {i} has no task, data and method; expected a file written by {script} "
+                             "(restore it from git)")
+    return table
+
+
+def machines(code: list) -> str:
+    """The hardware of a run's sittings (as it recorded them; runs from before it did: this process's)."""
+    return " + ".join(dict.fromkeys(c["hardware"] for c in code if "hardware" in c)) or hardware()
+
+
 def unavailable(task: str, data: str, paper_data: str) -> str:
     """Why a row cannot exist yet ("" if it can)."""
     if data == "paper":
@@ -172,7 +215,9 @@ def finished_on(workdir: str) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).date().isoformat()
 
 
-def collect(config, saved: dict) -> dict:
+def collect(config, data: str, saved: dict) -> dict:
+    """A finished run as its cell records it: its scores, time, date, code, hardware and config (so the JSON alone
+    keeps the cell: a clean clone reuses it without the workdir)."""
     workdir = config.workdir
     metric = saved["metric"]
     data_meta = {}
@@ -192,7 +237,8 @@ def collect(config, saved: dict) -> dict:
     return {"final": {"per_seed": saved["per_seed"], "mean": saved["mean"], "std": saved["std"]},
             "best": best_periodic(workdir, metric), "wall_s": saved.get("timings", {}), "wall_complete": summed,
             "date": finished_on(workdir), "workdir": workdir, "demos_source": data_meta.get("source", ""),
-            "code": saved.get("code", [])}
+            "code": saved.get("code", []), "hardware": machines(saved.get("code", [])),
+            "config": portable(config, data)}
 
 
 def demo_items(config) -> tuple[int, bool]:
@@ -255,16 +301,19 @@ def missing_reason(cell_plan: dict | None = None) -> str:
             + duration(cell_plan["estimate_s"]) + " left")
 
 
-def table_cells(args) -> tuple[list[tuple[dict, object]], list[dict]]:
-    """Every cell asked, as (its record for the JSON, its resolved config), and the rows that cannot exist yet."""
-    cells, unavailable_rows = [], []
-    for task, data in parse_rows(args.rows):
-        reason = unavailable(task, data, args.paper_data)
-        if reason:
-            unavailable_rows.append({"task": task, "data": data, "reason": reason})
+def cell_key(cell: dict) -> tuple[str, str, str]:
+    return cell["task"], cell["data"], cell["method"]
+
+
+def table_cells(args, rows: list[tuple[str, str]], methods: list[str]) -> list[tuple[dict, object]]:
+    """The cells of ``rows`` x ``methods``, as (its record for the JSON, its resolved config); a row whose data
+    were never released has none."""
+    cells = []
+    for task, data in rows:
+        if data == "paper" and task not in RELEASED:
             continue
         overrides = row_settings(task, data, args.preset, args.set)
-        for method in args.methods:
+        for method in methods:
             config = cell_config(task, data, method, args.preset, args.seed, args.paper_data, overrides)
             record = {"task": task, "data": data, "method": method, "metric": get_task(task).metric,
                       "command": command(task, data, method, args.preset, args.seed, overrides),
@@ -272,49 +321,103 @@ def table_cells(args) -> tuple[list[tuple[dict, object]], list[dict]]:
             if method == "dbc":  # whether its seeds share one pretrained model (the footnote says what that means)
                 record["shared_model"] = bool(config[config.model].shared)
             cells.append((record, config))
-    return cells, unavailable_rows
+    return cells
 
 
-def build(args, argv: list[str]) -> dict:
-    rows = parse_rows(args.rows)
-    asked, unavailable_rows = table_cells(args)
-    cells, missing = [], []
-    todo = [(record, config, saved_results(config)) for record, config in asked]
+def stale_reason(config, data: str, cell: dict) -> str:
+    """Why a recorded cell is not the one ``config`` would train ("": it is)."""
+    if not isinstance(cell.get("config"), dict):
+        return "recorded without its config (trained before cells kept theirs), so it cannot be checked"
+    differ = recorded_differences(config, data, cell["config"])
+    differ += ["num_seeds"] if cell["config"].get("num_seeds") != config.num_seeds else []
+    return f"recorded with another config ({', '.join(differ)} differ)" if differ else ""
+
+
+def build(args, argv: list[str], json_path: str, publish=lambda table: None) -> dict:
+    """Every cell asked: recorded in the JSON with the config asked (reused as it is), finished in its workdir,
+    trained, or missing with its reason. A recorded cell not asked stays while its config is the current one; any
+    other recorded cell is kept aside as stale, never dropped, until a cell trained with the current config
+    replaces it. ``publish`` writes the table after every trained cell."""
+    asked_rows = parse_rows(args.rows)
+    ledger = load_ledger(json_path)
+    recorded = {cell_key(c): c for c in ledger.get("stale", []) + ledger["cells"]}
+    rows = list(dict.fromkeys(asked_rows + [r for r in parse_rows(list(DEFAULT_ROWS)) if r in
+                                             {k[:2] for k in recorded}]))
+    methods = list(dict.fromkeys(list(args.methods) + list(METHODS)))
+    asked = {cell_key(record): (record, config) for record, config in table_cells(args, asked_rows, args.methods)}
+    kept = [(record, config) for record, config in table_cells(args, rows, methods)
+            if cell_key(record) in recorded and cell_key(record) not in asked]
+    found, missing, todo = {}, [], []
+    for key, (record, config) in asked.items():
+        old = recorded.get(key)
+        stale = stale_reason(config, key[1], old) if old else ""
+        if old and not stale:
+            found[key] = {**old, **record}
+            continue
+        cannot = unavailable(*key[:2], args.paper_data)
+        saved = None if cannot else saved_results(config)
+        if saved is not None:
+            found[key] = {**record, **collect(config, key[1], saved)}
+        elif cannot:
+            missing.append({**record, "workdir": config.workdir, "reason": cannot})
+        else:
+            todo.append((record, config, stale))
+    for record, config in kept:  # recorded, not asked: kept while their config is the current one
+        if not stale_reason(config, record["data"], recorded[cell_key(record)]):
+            found[cell_key(record)] = {**recorded[cell_key(record)], **record}
+    order = [cell_key(record) for record, _ in table_cells(args, rows, methods)]
+    table = {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together"}
+
+    def save() -> None:
+        cells = [found[k] for k in order if k in found]
+        table.update(tabulate(args, argv, rows, cells, missing))
+        table["stale"] = [c for k, c in recorded.items() if k not in found]
+        publish(table)
+
     # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take here.
-    unfinished = [(r, c) for r, c, saved in todo if saved is None]
-    plans = plan(unfinished) if unfinished and not args.no_plan else {}
+    plans = plan([(r, c) for r, c, _ in todo]) if todo and not args.no_plan else {}
     if args.plan_only:
         raise SystemExit(0)
-    for record, config, saved in todo:
-        key = (record["task"], record["data"], record["method"])
-        if saved is None and not args.no_train:
+    for record, config, why in todo:
+        key = cell_key(record)
+        if not args.no_train:
             print(f"\n== {row_label(*key[:2])}, {METHODS[key[2]]}: {config.workdir}", flush=True)
             try:
-                saved = dbc_jax.train(config, progress=not args.quiet).to_dict()
+                found[key] = {**record, **collect(config, key[1], dbc_jax.train(config, progress=not args.quiet)
+                                                  .to_dict())}
             except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
                 traceback.print_exc()
                 missing.append({**record, "workdir": config.workdir, "failed": True,
                                 "reason": f"failed: {type(error).__name__}: {error}"})
-                continue
-        if saved is None:
-            missing.append({**record, "workdir": config.workdir, "reason": missing_reason(plans.get(key)),
-                            **({"plan": plans[key]} if key in plans else {})})
+            save()  # the JSON keeps each cell as soon as it is trained
             continue
-        cells.append({**record, **collect(config, saved)})
+        told = missing_reason(plans.get(key))
+        missing.append({**record, "workdir": config.workdir, "reason": f"{why}; {told}" if why else told,
+                        **({"plan": plans[key]} if key in plans else {})})
+    save()
+    return table
+
+
+def tabulate(args, argv: list[str], rows: list[tuple[str, str]], cells: list[dict], missing: list[dict]) -> dict:
+    """The table's fields around its cells: the protocol, the rows shown, those that cannot exist yet."""
+    have = {(c["task"], c["data"]) for c in cells}
+    shown = [r for r in rows if r in have or not unavailable(*r, args.paper_data)]
     quick_path = os.path.join(args.out, "paper_table_quick.json")
     compared = {}
     if args.preset == "paper" and os.path.exists(quick_path):  # what the paper preset changes, row by row
         compared = {"preset": "quick", "cells": [{k: c[k] for k in ("task", "data", "method", "final")}
                                                  for c in read_json(quick_path)["cells"]]}
     episodes = dbc_jax.get_config(rows[0][0], args.preset).eval.num_episodes if rows else 0
-    return {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together",
-            "episodes_per_seed": episodes, "hardware": hardware(),
+    return {"episodes_per_seed": episodes,
+            "hardware": " + ".join(dict.fromkeys(c["hardware"] for c in cells)) or hardware(),
             "written": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
             "command": " ".join(["python experiments/paper_table.py"] + [shlex.quote(a) for a in argv]),
             "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset],
                       "shared_model": SHARED_MODEL_NOTE},
-            "rows": [[task, data] for task, data in rows if not unavailable(task, data, args.paper_data)],
-            "cells": cells, "missing": missing, "unavailable": unavailable_rows,
+            "rows": [list(r) for r in shown], "cells": cells,
+            "missing": [m for m in missing if (m["task"], m["data"]) in shown],
+            "unavailable": [{"task": t, "data": d, "reason": unavailable(t, d, args.paper_data)}
+                            for t, d in parse_rows(args.rows) if (t, d) not in shown],
             **({"compared_to": compared} if compared else {})}
 
 
@@ -511,19 +614,26 @@ def main(argv=None) -> None:
     if args.readme:
         read_readme(args.readme)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if args.workers > 1 and not args.no_train and not args.plan_only:
-        train_side_by_side(args, argv)
-        args.no_train = True  # every cell is trained now (or failed, listed by its worker): collect them
-    table = build(args, argv)
-    if not distributed.is_writer():
-        return  # process 0 writes the table
-    os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, f"paper_table_{args.preset}.json")
     md_path = os.path.join(args.out, f"paper_table_{args.preset}.md")
-    atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
-    atomic_write_text(md_path, markdown(table))
-    if args.readme:
-        update_readme(args.readme, table)
+    load_ledger(json_path)  # a broken JSON stops here, before any training
+
+    def publish(table: dict) -> None:
+        """The JSON, the page and the README block from the same table (process 0 writes them)."""
+        if not distributed.is_writer():
+            return
+        os.makedirs(args.out, exist_ok=True)
+        atomic_write_text(json_path, json.dumps(table, indent=2) + "\n")
+        atomic_write_text(md_path, markdown(table))
+        if args.readme:
+            update_readme(args.readme, table)
+
+    if args.workers > 1 and not args.no_train and not args.plan_only:
+        train_side_by_side(args, argv, json_path)
+        args.no_train = True  # every cell is trained now (or failed, listed by its worker): collect them
+    table = build(args, argv, json_path, publish)
+    if not distributed.is_writer():
+        return
     print(headline(table))
     print(f"\nwritten: {json_path}, {md_path}" + (f", {args.readme}" if args.readme else ""))
     if table["missing"] or table["unavailable"]:
@@ -544,7 +654,7 @@ def worker_groups(rows: list[tuple[str, str]], workers: int) -> list[list[str]]:
     return groups
 
 
-def train_side_by_side(args, argv: list[str]) -> None:
+def train_side_by_side(args, argv: list[str], json_path: str) -> None:
     """Run this script once per group of rows in its own process, at the same time; each trains its cells into the
     same default workdirs (a cell's workdir lock keeps two writers apart) and writes its own table in a scratch
     folder. A worker that fails is named; the cells it finished count."""
@@ -553,12 +663,19 @@ def train_side_by_side(args, argv: list[str]) -> None:
 
     groups = worker_groups(parse_rows(args.rows), args.workers)
     if not args.no_plan:
-        plan([(record, config) for record, config in table_cells(args)[0] if saved_results(config) is None])
+        recorded = {cell_key(c): c for c in load_ledger(json_path)["cells"]}
+        plan([(record, config) for record, config in table_cells(args, parse_rows(args.rows), args.methods)
+              if saved_results(config) is None and (cell_key(record) not in recorded or stale_reason(
+                  config, record["data"], recorded[cell_key(record)]))])
     keep = _without(argv, ("--rows", "--workers", "--out", "--readme"))
     env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / len(groups):.2f}"}  # a GPU shared evenly
     print(f"\nTraining in {len(groups)} processes side by side: " + "; ".join(" ".join(g) for g in groups),
           flush=True)
     with tempfile.TemporaryDirectory(prefix="paper_table_workers_") as scratch:
+        for i in range(len(groups)):  # each worker starts from the recorded cells, so none is trained again
+            os.makedirs(os.path.join(scratch, str(i)))
+            if os.path.exists(json_path):
+                shutil.copyfile(json_path, os.path.join(scratch, str(i), os.path.basename(json_path)))
         procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), *keep, "--no-plan", "--rows", *group,
                                    "--out", os.path.join(scratch, str(i))], env=env)
                  for i, group in enumerate(groups)]

@@ -3,6 +3,7 @@ markdown and the README table are generated."""
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -54,12 +55,13 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     commit = code_version()["commit"][:7] + ("*" if code_version()["dirty"] else "")
     assert f"| {bc['date']} | {commit} | `make train ENV=maze ALGO=bc PRESET=smoke` |" in md_path.read_text()
 
-    # Again, training nothing and without the demo file (a copy of runs/ alone): the finished runs are read, the
-    # footnote says it cannot name their expert, and an untrained method is listed as missing.
+    # Again, training nothing, without the JSON and the demo file (a copy of runs/ alone): the finished runs are
+    # read, the footnote says it cannot name their expert, and an untrained method is listed as missing.
     stamps = {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json")) for c in table["cells"]}
     assert "from the dbc_jax scripted waypoint expert" in md_path.read_text()
     (demo_file,) = (tmp_path / "data").glob("maze_expert_*.npz")
     os.remove(demo_file)
+    os.remove(tmp_path / "docs" / "paper_table_smoke.json")
     again = run(tmp_path, *rows, "--methods", "bc", "dbc", "dp", "--no-train")
     assert [c["final"] for c in again["cells"]] == [c["final"] for c in table["cells"]]
     assert stamps == {c["workdir"]: os.path.getmtime(os.path.join(c["workdir"], "results.json"))
@@ -81,6 +83,53 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     with pytest.raises(ValueError, match="README.md: no <!-- paper-table:start --> ... <!-- paper-table:end --> "
                                          "block to replace"):
         run(tmp_path, *rows, "--no-train", "--readme", str(readme))
+
+
+def test_the_json_keeps_its_cells_without_their_workdirs(tmp_path, monkeypatch):
+    """A finished cell lives in the JSON with its config: a clean clone (no runs/) reuses it; asking a subset of
+    rows keeps the others; a cell recorded with another config, or with none, is kept aside as stale (never dropped)
+    and listed with the fields that differ; a broken JSON is refused before any training."""
+    monkeypatch.chdir(tmp_path)
+    table = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=2")
+    (cell,) = table["cells"]
+    assert cell["config"]["policy"]["epochs"] == 2 and "workdir" not in cell["config"]
+    assert cell["hardware"] == paper_table.hardware()
+    shutil.rmtree(tmp_path / "runs")
+    json_path = tmp_path / "docs" / "paper_table_smoke.json"
+
+    # No workdir, no training: the JSON's cell is the table's, and the page is the same but for its header line.
+    page = (tmp_path / "docs" / "paper_table_smoke.md").read_text()
+    again = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
+    assert again["cells"] == table["cells"] and again["missing"] == [] and again["stale"] == []
+    assert (tmp_path / "docs" / "paper_table_smoke.md").read_text().split("\n")[3:] == page.split("\n")[3:]
+
+    # Another row asked: the recorded maze cell stays (its config is still the one the command resolves).
+    other = run(tmp_path, "--rows", "halfcheetah:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
+    assert [(c["task"], c["method"]) for c in other["cells"]] == [("maze", "bc")]
+    assert [(m["task"], m["method"]) for m in other["missing"]] == [("halfcheetah", "bc")]
+
+    # Another config: the recorded cell is kept aside as stale and the asked one is listed with the reason.
+    changed = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=4", "--no-train")
+    assert changed["cells"] == [] and [c["final"] for c in changed["stale"]] == [cell["final"]]
+    assert [m["reason"] for m in changed["missing"]] == [
+        "recorded with another config (policy differ); not trained yet (run without --no-train)"]
+    back = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
+    assert back["cells"] == table["cells"] and back["stale"] == []  # the stale cell returns when it matches again
+
+    # A cell recorded before cells kept their config cannot be checked: stale, with that reason.
+    legacy = json.loads(json_path.read_text())
+    del legacy["cells"][0]["config"]
+    json_path.write_text(json.dumps(legacy))
+    old = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
+    assert old["cells"] == [] and len(old["stale"]) == 1
+    assert old["missing"][0]["reason"] == ("recorded without its config (trained before cells kept theirs), so it "
+                                           "cannot be checked; not trained yet (run without --no-train)")
+
+    json_path.write_text(json.dumps({"cells": [{"task": "maze"}]}))
+    with pytest.raises(ValueError, match="paper_table_smoke.json: cell 0 has no task, data and method; expected a "
+                                         r"file written by paper_table.py \(restore it from git\)"):
+        run(tmp_path, "--rows", "maze:ours", "--methods", "bc")
+    assert not (tmp_path / "runs").exists()  # refused before any training
 
 
 def test_a_failing_cell_is_listed_and_the_others_still_train(tmp_path, monkeypatch):
