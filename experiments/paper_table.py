@@ -6,14 +6,16 @@
 Each cell is one ``dbc_jax.train`` run (3 seeds, ``config.seed=1``) in the default workdir of ``make train`` with
 the same task, algorithm, preset and data, so runs made by hand are reused. Finished cells are kept in the JSON
 itself, each with its config: a recorded cell whose config is the one asked is reused without its workdir (a clean
-clone regenerates the pages from the JSON alone); else a finished run (its ``results.json`` written for the same
-config) is read, an interrupted one resumed, a missing one trained (``--no-train``: listed as missing instead). A
-recorded cell not asked stays while its config is the current one; any other (another ``--set``, a changed preset,
-a cell recorded before cells kept their config) is kept aside in the JSON as stale, never dropped, until a cell
-trained with the current config replaces it. The JSON and the page are rewritten after every trained cell. Rows are (task, data): ``ours`` (the task's expert demos, ``make demos``) or ``paper`` (the
-released file in ``--paper-data``). A cell that cannot exist yet (no released file, no shipped expert) is listed
-with its reason. A cell whose training fails is listed with its error and the other cells go on; the script then
-writes the table and exits with an error naming the failed cells.
+clone regenerates the pages from the JSON alone, the paper's data included); else a finished run (its
+``results.json`` written for the same config) is read, an interrupted one resumed, a missing one trained
+(``--no-train``: listed as missing instead). A recorded cell not asked stays while its config is the current one;
+any other (another ``--set``, a changed preset, a cell recorded before cells kept their config) is kept aside in
+the JSON as stale, with its reason, never dropped, until a cell of the current config replaces it. The JSON and
+the page are rewritten after every trained cell (with ``--workers``: once the workers end). Rows are (task, data):
+``ours`` (the task's expert demos, ``make demos``) or ``paper`` (the released file in ``--paper-data``). A cell that
+cannot be trained here (no released file, no shipped expert) and is not recorded is listed with its reason. A cell
+whose training fails is listed with its error and the other cells go on; the script then writes the table and
+exits with an error naming the failed cells.
 
 For every cell it records the final evaluation and the best periodic one (each seed's best evaluation during
 training, then mean ± std over seeds: the "best" convention; the paper does not say which it reports), the per-seed
@@ -336,22 +338,21 @@ def stale_reason(config, data: str, cell: dict) -> str:
 def build(args, argv: list[str], json_path: str, publish=lambda table: None) -> dict:
     """Every cell asked: recorded in the JSON with the config asked (reused as it is), finished in its workdir,
     trained, or missing with its reason. A recorded cell not asked stays while its config is the current one; any
-    other recorded cell is kept aside as stale, never dropped, until a cell trained with the current config
-    replaces it. ``publish`` writes the table after every trained cell."""
+    other recorded cell is kept aside as stale (with its reason), never dropped, until a cell of the current config
+    (trained, or read from its workdir) replaces it. ``publish`` writes the table after every trained cell."""
     asked_rows = parse_rows(args.rows)
     ledger = load_ledger(json_path)
-    recorded = {cell_key(c): c for c in ledger.get("stale", []) + ledger["cells"]}
-    rows = list(dict.fromkeys(asked_rows + [r for r in parse_rows(list(DEFAULT_ROWS)) if r in
-                                             {k[:2] for k in recorded}]))
-    methods = list(dict.fromkeys(list(args.methods) + list(METHODS)))
+    recorded = {cell_key(c): {k: v for k, v in c.items() if k != "stale_reason"}
+                for c in ledger.get("stale", []) + ledger["cells"]}
+    defaults = parse_rows(list(DEFAULT_ROWS))
+    wanted = set(asked_rows) | {k[:2] for k in recorded}
+    rows = [r for r in defaults if r in wanted] + [r for r in dict.fromkeys(asked_rows) if r not in defaults]
     asked = {cell_key(record): (record, config) for record, config in table_cells(args, asked_rows, args.methods)}
-    kept = [(record, config) for record, config in table_cells(args, rows, methods)
-            if cell_key(record) in recorded and cell_key(record) not in asked]
-    found, missing, todo = {}, [], []
+    found, why, stale, todo = {}, {}, {}, []
     for key, (record, config) in asked.items():
         old = recorded.get(key)
-        stale = stale_reason(config, key[1], old) if old else ""
-        if old and not stale:
+        stale[key] = stale_reason(config, key[1], old) if old else ""
+        if old and not stale[key]:
             found[key] = {**old, **record}
             continue
         cannot = unavailable(*key[:2], args.paper_data)
@@ -359,41 +360,59 @@ def build(args, argv: list[str], json_path: str, publish=lambda table: None) -> 
         if saved is not None:
             found[key] = {**record, **collect(config, key[1], saved)}
         elif cannot:
-            missing.append({**record, "workdir": config.workdir, "reason": cannot})
+            why[key] = {**record, "workdir": config.workdir, "reason": cannot}
         else:
-            todo.append((record, config, stale))
-    for record, config in kept:  # recorded, not asked: kept while their config is the current one
-        if not stale_reason(config, record["data"], recorded[cell_key(record)]):
-            found[cell_key(record)] = {**recorded[cell_key(record)], **record}
-    order = [cell_key(record) for record, _ in table_cells(args, rows, methods)]
-    table = {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together"}
+            todo.append((record, config))
+            why[key] = {**record, "workdir": config.workdir, "reason": "; ".join(
+                filter(None, (stale[key], missing_reason())))}
+    for key, cell in recorded.items():  # recorded, not asked: kept while their config is the current one
+        if key in asked:
+            continue
+        try:
+            here = table_cells(args, [key[:2]], [key[2]]) if key[2] in METHODS and key[0] in TASKS else []
+        except ValueError as error:  # e.g. a --set field this task's config does not have
+            stale[key] = f"not checked against this command: {error}"
+            continue
+        if not here:
+            stale[key] = "not a cell of this table"
+            continue
+        ((record, config),) = here
+        stale[key] = stale_reason(config, key[1], cell)
+        if not stale[key]:
+            found[key] = {**cell, **record}
+    order = [(t, d, m) for t, d in rows for m in METHODS]
 
     def save() -> None:
         cells = [found[k] for k in order if k in found]
-        table.update(tabulate(args, argv, rows, cells, missing))
-        table["stale"] = [c for k, c in recorded.items() if k not in found]
+        table.update(tabulate(args, argv, rows, cells, [why[k] for k in order if k in why and k not in found]))
+        table["stale"] = [{**c, "stale_reason": stale.get(k) or "replaced"} for k, c in recorded.items()
+                          if k not in found]
         publish(table)
 
+    table = {"preset": args.preset, "seeds": f"config.seed={args.seed}, 3 seeds trained together"}
     # What is left: trained now, or (--no-train) listed with how far it got and how long the rest should take here.
-    plans = plan([(r, c) for r, c, _ in todo]) if todo and not args.no_plan else {}
+    plans = plan(todo) if todo and not args.no_plan else {}
     if args.plan_only:
         raise SystemExit(0)
-    for record, config, why in todo:
+    for record, config in todo:
         key = cell_key(record)
-        if not args.no_train:
-            print(f"\n== {row_label(*key[:2])}, {METHODS[key[2]]}: {config.workdir}", flush=True)
-            try:
-                found[key] = {**record, **collect(config, key[1], dbc_jax.train(config, progress=not args.quiet)
-                                                  .to_dict())}
-            except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
-                traceback.print_exc()
-                missing.append({**record, "workdir": config.workdir, "failed": True,
-                                "reason": f"failed: {type(error).__name__}: {error}"})
+        if key in plans:
+            why[key] = {**why[key], "plan": plans[key],
+                        "reason": "; ".join(filter(None, (stale[key], missing_reason(plans[key]))))}
+    for record, config in [] if args.no_train else todo:
+        key = cell_key(record)
+        print(f"\n== {row_label(*key[:2])}, {METHODS[key[2]]}: {config.workdir}", flush=True)
+        try:
+            found[key] = {**record, **collect(config, key[1], dbc_jax.train(config, progress=not args.quiet)
+                                              .to_dict())}
+        except Exception as error:  # noqa: BLE001 -- one cell's fault must not cost the others' hours
+            traceback.print_exc()
+            why[key] = {**record, "workdir": config.workdir, "failed": True,
+                        "reason": "; ".join(filter(None, (f"failed: {type(error).__name__}: {error}", stale[key])))}
+        try:
             save()  # the JSON keeps each cell as soon as it is trained
-            continue
-        told = missing_reason(plans.get(key))
-        missing.append({**record, "workdir": config.workdir, "reason": f"{why}; {told}" if why else told,
-                        **({"plan": plans[key]} if key in plans else {})})
+        except Exception:  # noqa: BLE001 -- the page waits for the next cell; the final save raises
+            traceback.print_exc()
     save()
     return table
 
@@ -409,7 +428,8 @@ def tabulate(args, argv: list[str], rows: list[tuple[str, str]], cells: list[dic
                                                  for c in read_json(quick_path)["cells"]]}
     episodes = dbc_jax.get_config(rows[0][0], args.preset).eval.num_episodes if rows else 0
     return {"episodes_per_seed": episodes,
-            "hardware": " + ".join(dict.fromkeys(c["hardware"] for c in cells)) or hardware(),
+            "hardware": " + ".join(dict.fromkeys(m for c in cells for m in c.get("hardware", "").split(" + ") if m))
+            or hardware(),
             "written": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
             "command": " ".join(["python experiments/paper_table.py"] + [shlex.quote(a) for a in argv]),
             "notes": {"protocol": PROTOCOL_NOTE.format(episodes=episodes), "preset": PRESET_NOTE[args.preset],
@@ -585,7 +605,8 @@ def table_arguments(doc: str) -> argparse.ArgumentParser:
                         help="a config field for every run, e.g. --set eval.num_episodes=50, or for one task's rows, "
                              "e.g. --set fetchpick:data.expert.end_at_success=True (repeatable)")
     parser.add_argument("--no-train", action="store_true",
-                        help="only finished runs; list the others as missing, each with the time it should take here "
+                        help="only recorded cells and finished runs; list the others as missing, each with the time "
+                             "it should take here "
                              "(its speed measured now; an interrupted one with its progress), unless --no-plan")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--plan-only", action="store_true",
@@ -663,10 +684,12 @@ def train_side_by_side(args, argv: list[str], json_path: str) -> None:
 
     groups = worker_groups(parse_rows(args.rows), args.workers)
     if not args.no_plan:
-        recorded = {cell_key(c): c for c in load_ledger(json_path)["cells"]}
+        ledger = load_ledger(json_path)
+        recorded = {cell_key(c): c for c in ledger.get("stale", []) + ledger["cells"]}
         plan([(record, config) for record, config in table_cells(args, parse_rows(args.rows), args.methods)
-              if saved_results(config) is None and (cell_key(record) not in recorded or stale_reason(
-                  config, record["data"], recorded[cell_key(record)]))])
+              if not unavailable(record["task"], record["data"], args.paper_data) and saved_results(config) is None
+              and (cell_key(record) not in recorded or stale_reason(config, record["data"],
+                                                                     recorded[cell_key(record)]))])
     keep = _without(argv, ("--rows", "--workers", "--out", "--readme"))
     env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / len(groups):.2f}"}  # a GPU shared evenly
     print(f"\nTraining in {len(groups)} processes side by side: " + "; ".join(" ".join(g) for g in groups),

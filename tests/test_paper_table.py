@@ -25,8 +25,8 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     monkeypatch.chdir(tmp_path)  # the runs' default workdirs and demo files land here
     rows = ["--rows", "maze:ours", "walker:paper", "fetchpick:paper"]
     table = run(tmp_path, *rows, "--methods", "bc", "dbc")
-    assert [(c["task"], c["data"], c["method"]) for c in table["cells"]] == [("maze", "ours", "bc"),
-                                                                              ("maze", "ours", "dbc")]
+    assert [(c["task"], c["data"], c["method"]) for c in table["cells"]] == [("maze", "ours", "dbc"),
+                                                                              ("maze", "ours", "bc")]
     for cell in table["cells"]:
         with open(os.path.join(cell["workdir"], "results.json")) as f:
             saved = json.load(f)
@@ -45,9 +45,9 @@ def test_trains_missing_cells_reuses_finished_ones_and_lists_the_rest(tmp_path, 
     # The markdown is generated from the JSON alone.
     md_path = tmp_path / "docs" / "paper_table_smoke.md"
     assert paper_table.render(str(tmp_path / "docs" / "paper_table_smoke.json")) == md_path.read_text()
-    bc = table["cells"][0]
+    bc = table["cells"][1]
     assert f"{bc['final']['mean']:.1f} ± {bc['final']['std']:.1f} (92.1 ± 3.6)" in md_path.read_text()
-    assert [c.get("shared_model") for c in table["cells"]] == [None, True]  # recorded for DBC cells only
+    assert [c.get("shared_model") for c in table["cells"]] == [True, None]  # recorded for DBC cells only
     assert paper_table.SHARED_MODEL_NOTE in md_path.read_text()  # a DBC cell: its seeds share one model
     total = sum(sum(c["wall_s"].values()) for c in table["cells"])
     assert f"The cells below took {paper_table.duration(total)} of training and evaluation in all." in (
@@ -103,10 +103,25 @@ def test_the_json_keeps_its_cells_without_their_workdirs(tmp_path, monkeypatch):
     assert again["cells"] == table["cells"] and again["missing"] == [] and again["stale"] == []
     assert (tmp_path / "docs" / "paper_table_smoke.md").read_text().split("\n")[3:] == page.split("\n")[3:]
 
+    # The same cell on the paper's data, recorded (as a clean clone has it, without the paper's folder): shown, in
+    # the table's own row order whatever rows are asked.
+    recorded = json.loads(json_path.read_text())
+    paper_cell = {**cell, "data": "paper", "config": {**cell["config"], "data": {**cell["config"]["data"],
+                                                                                  "path": "maze.pt"}}}
+    json_path.write_text(json.dumps({**recorded, "cells": [paper_cell] + recorded["cells"]}))
+    both = run(tmp_path, "--rows", "maze:paper", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
+    assert [(c["data"], c["final"]) for c in both["cells"]] == [("ours", cell["final"]), ("paper", cell["final"])]
+    assert both["rows"] == [["maze", "ours"], ["maze", "paper"]] and both["unavailable"] == []
+    json_path.write_text(json.dumps(recorded))
+
     # Another row asked: the recorded maze cell stays (its config is still the one the command resolves).
     other = run(tmp_path, "--rows", "halfcheetah:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
     assert [(c["task"], c["method"]) for c in other["cells"]] == [("maze", "bc")]
     assert [(m["task"], m["method"]) for m in other["missing"]] == [("halfcheetah", "bc")]
+    # ... unless its config is no longer the one asked: then kept aside, with the reason.
+    other = run(tmp_path, "--rows", "halfcheetah:ours", "--methods", "bc", "--no-train")
+    assert other["cells"] == [] and [c["stale_reason"] for c in other["stale"]] == [
+        "recorded with another config (policy differ)"]
 
     # Another config: the recorded cell is kept aside as stale and the asked one is listed with the reason.
     changed = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=4", "--no-train")
@@ -121,7 +136,8 @@ def test_the_json_keeps_its_cells_without_their_workdirs(tmp_path, monkeypatch):
     del legacy["cells"][0]["config"]
     json_path.write_text(json.dumps(legacy))
     old = run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "--set", "policy.epochs=2", "--no-train")
-    assert old["cells"] == [] and len(old["stale"]) == 1
+    assert old["cells"] == [] and old["stale"] == [{**legacy["cells"][0], "stale_reason": old["missing"][0][
+        "reason"].split("; ")[0]}]
     assert old["missing"][0]["reason"] == ("recorded without its config (trained before cells kept theirs), so it "
                                            "cannot be checked; not trained yet (run without --no-train)")
 
@@ -130,6 +146,23 @@ def test_the_json_keeps_its_cells_without_their_workdirs(tmp_path, monkeypatch):
                                          r"file written by paper_table.py \(restore it from git\)"):
         run(tmp_path, "--rows", "maze:ours", "--methods", "bc")
     assert not (tmp_path / "runs").exists()  # refused before any training
+
+
+def test_an_interrupted_table_lists_every_cell_it_has_not_finished(tmp_path, monkeypatch):
+    """The JSON written after each cell lists the cells still to train, not only those done or failed."""
+    monkeypatch.chdir(tmp_path)
+
+    def train(config, progress=True):
+        raise KeyboardInterrupt if config.algo == "dp" else RuntimeError("no luck")
+
+    monkeypatch.setattr(paper_table.dbc_jax, "train", train)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, "--rows", "maze:ours", "--methods", "bc", "dp", "dbc")
+    with open(tmp_path / "docs" / "paper_table_smoke.json") as f:
+        table = json.load(f)
+    assert table["cells"] == [] and [(m["method"], m["reason"]) for m in table["missing"]] == [
+        ("dbc", "not trained yet (run without --no-train)"), ("bc", "failed: RuntimeError: no luck"),
+        ("dp", "not trained yet (run without --no-train)")]
 
 
 def test_a_failing_cell_is_listed_and_the_others_still_train(tmp_path, monkeypatch):
