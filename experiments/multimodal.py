@@ -18,7 +18,8 @@ method recorded there whose config equals the one asked is reused without its wo
 the page and the figure from the JSON alone. Methods not asked stay where their config is still the one this command
 would ask for them; any other recorded method is kept aside as stale. A method not recorded is read from its
 finished workdir, resumed if interrupted, or trained (``--no-train``: listed as not trained). Writes
-``<out>/multimodal_<preset>.{json,md,png}`` and ``<out>/multimodal_<preset>_paths.json`` (``--out`` docs).
+``<out>/multimodal_<preset>.{json,md,png}`` and ``<out>/multimodal_<preset>_paths.json`` (``--out`` docs) after
+every trained method and at the end.
 """
 
 from __future__ import annotations
@@ -161,15 +162,35 @@ def matches(info: dict | None, config) -> bool:
             and not recorded_differences(config, "ours", info["config"]))
 
 
-def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
+def measure(args, ledger: dict, figure_ledger: dict, publish=lambda table, figures: None) -> tuple[dict, dict]:
     """Every method: recorded in the ledger (where its config is the one asked), finished in its workdir, trained,
     or not trained (printed). A recorded method not asked stays in the table where its config is the one this
     command would ask for it; any other recorded method is kept aside as stale until one trained with the current
-    config replaces it. Returns the table and the figure paths of its rows and of the stale rows."""
+    config replaces it. ``publish`` writes the table after every trained method. Returns the table and the figure
+    paths of its rows and of the stale rows."""
     recorded = {m: (entry["rows"], entry["runs_info"]) for m, entry in ledger["stale"].items()}
     recorded.update({m: ([r for r in ledger["rows"] if _algo(r) == m], info)
                      for m, info in ledger["runs_info"].items()})
     done, figures, runs_info = {}, {}, {}
+
+    def assemble() -> tuple[dict, dict]:
+        rows = [r for m in METHODS for r in done.get(m, [])]
+        stale = {m: {"rows": rows_, "runs_info": info} for m, (rows_, info) in recorded.items()
+                 if m not in done and rows_}  # kept aside, never dropped
+        shown = dict(figures)
+        for r in rows + [r for entry in stale.values() for r in entry["rows"]]:
+            if r["method"] not in shown and r["method"] in figure_ledger:
+                shown[r["method"]] = figure_ledger[r["method"]]
+        improvement = {}
+        bc = next((r for r in rows if r["method"] == "BC"), None)
+        for row in rows:
+            if bc is not None and row is not bc:
+                improvement[f"{row['method']} > BC"] = stats.probability_of_improvement(
+                    row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
+        return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
+                "improvement": improvement, "runs_info": dict(runs_info), "stale": stale, "bootstrap": BOOTSTRAP,
+                "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, shown
+
     for method in METHODS:
         config = run_config(method, args)
         rows, info = recorded.get(method, ([], None))
@@ -179,7 +200,8 @@ def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
         if method not in args.methods:
             continue
         saved = saved_results(config)
-        if saved is None:
+        trained = saved is None
+        if trained:
             if args.no_train:
                 print(f"not trained: {METHODS[method]} ({config.workdir}); run without --no-train")
                 continue
@@ -190,21 +212,9 @@ def measure(args, ledger: dict, figure_ledger: dict) -> tuple[dict, dict]:
         figures.update(new_figures)
         runs_info[method] = {"workdir": config.workdir, "timings": saved.get("timings", {}),
                              "code": saved.get("code", []), "config": portable(config, "ours")}
-    rows = [r for m in METHODS for r in done.get(m, [])]
-    stale = {m: {"rows": rows_, "runs_info": info} for m, (rows_, info) in recorded.items()
-             if m not in done and rows_}  # kept aside, never dropped
-    for r in rows + [r for entry in stale.values() for r in entry["rows"]]:
-        if r["method"] not in figures and r["method"] in figure_ledger:
-            figures[r["method"]] = figure_ledger[r["method"]]
-    improvement = {}
-    bc = next((r for r in rows if r["method"] == "BC"), None)
-    for row in rows:
-        if bc is not None and row is not bc:
-            improvement[f"{row['method']} > BC"] = stats.probability_of_improvement(
-                row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
-    return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
-            "improvement": improvement, "runs_info": runs_info, "stale": stale, "bootstrap": BOOTSTRAP,
-            "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, figures
+        if trained:
+            publish(*assemble())  # the JSON keeps each method as soon as it is trained
+    return assemble()
 
 
 def markdown(table: dict) -> str:
@@ -276,14 +286,21 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     args.workdir = args.workdir or os.path.join("runs", f"multimodal_{args.preset}")
     stem = os.path.join(args.out, f"multimodal_{args.preset}")
-    table, figures = measure(args, *load_ledger(stem + ".json"))  # a broken JSON stops here, before any training
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_text(stem + "_paths.json", json.dumps(figures, separators=(",", ":")) + "\n")
-    atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
-    atomic_write_text(stem + ".md", markdown(table))
-    drawn = any(r["method"] in figures for r in table["rows"])
-    if drawn:
-        figure(figures, table, stem + ".png")
+
+    def publish(table: dict, figures: dict) -> bool:
+        """The JSON, its figure paths, the page and the figure; whether the figure was drawn."""
+        os.makedirs(args.out, exist_ok=True)
+        atomic_write_text(stem + "_paths.json", json.dumps(figures, separators=(",", ":")) + "\n")
+        atomic_write_text(stem + ".json", json.dumps(table, indent=2) + "\n")
+        atomic_write_text(stem + ".md", markdown(table))
+        drawn = any(r["method"] in figures for r in table["rows"])
+        if drawn:
+            figure(figures, table, stem + ".png")
+        return drawn
+
+    # a broken JSON stops here, before any training
+    table, figures = measure(args, *load_ledger(stem + ".json"), publish)
+    drawn = publish(table, figures)
     print(markdown(table))
     print(f"written: {stem}.json, {stem}_paths.json, {stem}.md" + (f", {stem}.png" if drawn else ""))
 

@@ -146,3 +146,29 @@ def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monk
         json.dump({**table, "rows": [{"method": "Pong"}]}, f)
     with pytest.raises(ValueError, match=r"multimodal_smoke.json: rows: expected rows each naming a method of"):
         multimodal.main(base + ["--no-train"])
+
+
+def test_multimodal_keeps_each_method_as_soon_as_it_is_trained(tmp_path, monkeypatch):
+    """The JSON is written after every trained method: an interrupted command keeps the methods it finished."""
+    import json
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
+    import multimodal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)
+    real_train = multimodal.dbc_jax.train
+
+    def train(config, progress=True):
+        if config.algo == "dbc":
+            raise KeyboardInterrupt
+        return real_train(config, progress)
+
+    monkeypatch.setattr(multimodal.dbc_jax, "train", train)
+    with pytest.raises(KeyboardInterrupt):
+        multimodal.main(["--preset", "smoke", "--runs", "2", "--quiet", "--out", "out", "--methods", "bc", "dbc"])
+    table = json.load(open("out/multimodal_smoke.json"))
+    assert [r["method"] for r in table["rows"]] == ["BC"] and list(table["runs_info"]) == ["bc"]
+    assert list(json.load(open("out/multimodal_smoke_paths.json"))) == ["BC"]
