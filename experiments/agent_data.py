@@ -258,7 +258,10 @@ def measure(args, ledger: dict, comparison: dict | None = None, publish=None) ->
                 "agents": AGENTS, "set": args.set, "cells": cells, "stale": stale,
                 "mixes": {k: every_mix[k] for k in sorted(every_mix, key=lambda k: (k.split(":")[0],
                                                                                     int(k.split(":")[1])))},
-                "missing": list(missing), "comparisons": comparisons(cells), "bootstrap": BOOTSTRAP,
+                "missing": missing + [f"{t} {s}% {METHODS[m]} (not trained yet)" for t in args.tasks
+                                      for s in args.shares for m in args.methods
+                                      if (t, s, m) not in visited and (t, s, m) not in kept],
+                "comparisons": comparisons(cells), "bootstrap": BOOTSTRAP,
                 "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}
 
     for task in args.tasks:

@@ -180,3 +180,14 @@ def test_each_trained_cell_is_published_before_the_next_starts(agent_data):
     assert [(c["share"], len(c["runs"])) for c in published[0]["cells"]] == [(0, 2), (25, 2)]
     assert published[0]["cells"][1]["runs"] == [50.0, 60.0] and published[0]["stale"] == []
     assert table["cells"] == published[0]["cells"]
+
+    # Stopped after its first trained cell, the published table lists the cells it has not reached.
+    def stop(table):
+        published.append(table)
+        raise KeyboardInterrupt
+
+    args.shares = [50, 0]
+    with pytest.raises(KeyboardInterrupt):
+        agent_data.measure(args, {"cells": [], "stale": [], "mixes": {}}, {}, stop)
+    assert [(c["share"], c["method"]) for c in published[-1]["cells"]] == [(50, "bc")]
+    assert published[-1]["missing"] == ["maze 0% BC (not trained yet)"]
