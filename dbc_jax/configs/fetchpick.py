@@ -26,7 +26,8 @@ quick preset on a 2-core CPU, the current code; commands, wall times and dates: 
     (--config.data.expert.end_at_success=True --config.data.expert.num_transitions=10000), make both worse: 10
     independent runs, BC 52.0 [47.9, 55.8], DBC 65.2 [59.3, 70.2] (docs/fetchpick_gap.md).
     At the paper preset (make paper-table PRESET=paper; 2 h 17 min on the 2-core CPU): BC 20.3 +- 4.1, its best
-    periodic evaluation 67.7 at policy epoch 1000: longer training hurts BC on our demos (docs/paper_table_paper.md).
+    periodic evaluation 67.7 over seeds at policy epoch 1000 (73 for each seed's own best): longer training hurts BC
+    on our demos (docs/paper_table_paper.md).
     With the diffusion model 1024 wide as the paper's (--config.diffusion.hidden=1024), all else quick, 5 runs:
     DBC 81.8 [79.4, 84.2], no different from 256 wide (docs/fetchpick_gap.md, section 5).
 """
