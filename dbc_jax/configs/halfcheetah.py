@@ -18,6 +18,8 @@ CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md
     on our demos:        DBC 5091.1 +- 15.3, BC 4855.1 +- 255.6, DP 4613.8 +- 28.8, IBC 2578.4 +- 86.2 (the demos'
                          own return: 5142).
     The paper reports DBC 4909.5 +- 73.0, BC 4873.3 +- 69.7, DP 4650.3 +- 59.9, IBC 1563.6 +- 486.8.
+    At the paper preset on halfcheetah.pt (the same protocol; DBC 5 h 6 min on the 2-core CPU): DBC 4809.2 +- 29.9,
+    BC 4786.4 +- 65.2, both within the spread of the paper's (docs/paper_table_paper.md).
 """
 
 from dbc_jax.configs._locomotion import locomotion_config
