@@ -20,6 +20,10 @@ CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md
     The paper reports DBC 4909.5 +- 73.0, BC 4873.3 +- 69.7, DP 4650.3 +- 59.9, IBC 1563.6 +- 486.8.
     At the paper preset on halfcheetah.pt (the same protocol; DBC 5 h 6 min on the 2-core CPU): DBC 4809.2 +- 29.9,
     BC 4786.4 +- 65.2, both within the spread of the paper's (docs/paper_table_paper.md).
+    With agent data (make agent-data ARGS="--tasks halfcheetah": our demos plus the SAC expert's episodes at action
+    noise 0.5 making 25% / 50% of the steps; 10 independent runs, mean [95% CI]; docs/results.md, "Learning from
+    agent data"): BC 4925 [4894, 4952] / 4887 [4866, 4903], DBC 4988 [4965, 5010] / not yet, Diffusion Policy 1255
+    [1088, 1410] / not yet; at 0%: BC 4913, DBC 5069, Diffusion Policy 4456.
 """
 
 from dbc_jax.configs._locomotion import locomotion_config
