@@ -158,8 +158,8 @@ def _algo(row: dict) -> str:
 
 def matches(info: dict | None, config) -> bool:
     """Whether a method's recorded rows are the ones asked: the same config, its number of runs included."""
-    return (info is not None and "config" in info and info["config"].get("num_seeds") == config.num_seeds
-            and not recorded_differences(config, "ours", info["config"]))
+    return (info is not None and "config" in info
+            and not recorded_differences(config, "ours", info["config"], with_seeds=True))
 
 
 def measure(args, ledger: dict, figure_ledger: dict, publish=lambda table, figures: None) -> tuple[dict, dict]:

@@ -149,12 +149,14 @@ def portable(config: ConfigDict, data: str) -> dict:
     return saved
 
 
-def recorded_differences(config: ConfigDict, data: str, recorded: dict) -> list[str]:
+def recorded_differences(config: ConfigDict, data: str, recorded: dict, with_seeds: bool = False) -> list[str]:
     """The fields that decide a cell's scores in which a recorded cell's config differs from ``config``: those of
-    training and the evaluation's (num_seeds aside: a cell with fewer runs than asked is partial, not another)."""
+    training and the evaluation's (num_seeds only ``with_seeds``: for compare, a cell with fewer runs than asked is
+    partial, not another)."""
     current = portable(config, data)
     recorded = dbc_jax.configs.upgrade(recorded)
-    differ = config_differences(ConfigDict({**current, "num_seeds": recorded["num_seeds"]}), recorded)
+    seeds = current["num_seeds"] if with_seeds else recorded["num_seeds"]
+    differ = config_differences(ConfigDict({**current, "num_seeds": seeds}), recorded)
     return differ + (["eval"] if current["eval"] != recorded.get("eval") else [])
 
 
@@ -330,8 +332,7 @@ def stale_reason(config, data: str, cell: dict) -> str:
     """Why a recorded cell is not the one ``config`` would train ("": it is)."""
     if not isinstance(cell.get("config"), dict):
         return "recorded without its config (trained before cells kept theirs), so it cannot be checked"
-    differ = recorded_differences(config, data, cell["config"])
-    differ += ["num_seeds"] if cell["config"].get("num_seeds") != config.num_seeds else []
+    differ = recorded_differences(config, data, cell["config"], with_seeds=True)
     return f"recorded with another config ({', '.join(differ)} differ)" if differ else ""
 
 
