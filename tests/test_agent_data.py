@@ -62,6 +62,9 @@ def agent_data(tmp_path, monkeypatch):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
     import agent_data
 
+    # 200 bootstrap resamples, not 10,000 and 2,000: the intervals' own accuracy is tests/test_compare.py's.
+    monkeypatch.setitem(agent_data.BOOTSTRAP, "reps", 200)
+    monkeypatch.setitem(agent_data.BOOTSTRAP, "pairs_reps", 200)
     yield agent_data
     sys.path.pop(0)
 

@@ -18,6 +18,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import paper_table  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def short_probes(monkeypatch):
+    """Each update rate timed for 0.2 s, not 2 s: these tests check the plan's counts, states and text, not how
+    precise its times are."""
+    monkeypatch.setattr(estimate, "PROBE_SECONDS", 0.2)
+
+
 @pytest.mark.parametrize("epochs,chunk,every,expected", [(4, 2, 2, [2, 4]), (10, 3, 4, [10]), (12, 3, 6, [6, 12]),
                                                          (5, 2, 0, [5])])
 def test_evaluation_epochs_are_the_chunk_ends_the_trainer_evaluates_at(epochs, chunk, every, expected):
@@ -78,6 +85,8 @@ def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, mon
     import compare
 
     monkeypatch.chdir(tmp_path)
+    for reps in ("reps", "pairs_reps"):  # the intervals' own accuracy is tests/test_compare.py's
+        monkeypatch.setitem(compare.BOOTSTRAP, reps, 200)
     with pytest.raises(SystemExit) as stop:
         compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours",
                       "--methods", "bc", "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--plan-only"])
