@@ -19,6 +19,8 @@ from rliable import metrics
 
 CONFIDENCE = 0.95
 METHOD = "percentile"  # rliable's default interval: the bootstrap distribution's 2.5th and 97.5th percentiles
+# The resamples every results page takes (and records in its JSON): intervals, P(X > Y) and profiles, and their seed.
+BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
 
 
 @contextlib.contextmanager

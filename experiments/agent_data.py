@@ -60,7 +60,7 @@ AGENTS = {
 }
 TITLES = {"maze": "Maze (our demos)", "halfcheetah": "HalfCheetah (our demos)"}
 AGENT_SEED = 1000  # the agent's episodes never share a reset draw with the expert's demos (data.seed 0)
-BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+BOOTSTRAP = stats.BOOTSTRAP  # the resamples of every results page (dbc_jax.stats)
 
 
 def base_config(task: str, method: str, args) -> dbc_jax.configs.ConfigDict:

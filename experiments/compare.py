@@ -54,7 +54,7 @@ DEFAULT_RUNS = {"dbc": 10, "bc": 10, "dp": 10, "ibc": 5}  # Implicit BC's cells 
 BASELINES = ("bc", "dp", "ibc")  # each compared with DBC
 RANDOM_EPISODES = 100  # episodes of the uniform random policy that anchor a return task's normalized score
 REFERENCE_SEED = 1_000_000  # its reset seeds start here (the evaluation's own reset seeds start at 0)
-BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}  # rliable's resamples: intervals, P(X > Y) and profiles
+BOOTSTRAP = stats.BOOTSTRAP  # the resamples of every results page (dbc_jax.stats)
 PROFILE_TAUS = np.linspace(0.0, 1.2, 61)  # normalized-score thresholds of the performance profiles
 
 

@@ -62,7 +62,7 @@ LABELS = {"default": "our default demos: 200 episodes x 50 steps",
                          f"{VARIANTS['paper_width']['runs']} runs"}
 AUTHORS_EPISODES, AUTHORS_TRANSITIONS = 303, 10_000  # pick_10000_clip.pt (ablations_and_tasks.md section 4)
 PAPER = {"dbc": (97.5, 1.9), "bc": (91.6, 5.8)}
-BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+BOOTSTRAP = stats.BOOTSTRAP  # the resamples of every results page (dbc_jax.stats)
 OFFICIAL = {"envs": 10, "episodes": 100, "draws": 5_000, "seed": 0}
 
 

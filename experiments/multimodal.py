@@ -46,7 +46,7 @@ from dbc_jax.workdir import restore_workdir, saved_results
 from paper_table import portable, recorded_differences  # experiments/: the script's folder, first on sys.path
 
 METHODS = {"bc": "BC", "dbc": "DBC", "dp": "Diffusion Policy", "ibc": "Implicit BC"}
-BOOTSTRAP = {"reps": 10_000, "pairs_reps": 2_000, "seed": 0}
+BOOTSTRAP = stats.BOOTSTRAP  # the resamples of every results page (dbc_jax.stats)
 FIGURE_EPISODES = 16  # the figure draws each row's first run's first episodes
 
 
