@@ -23,7 +23,7 @@ CPU, the current code; commands, wall times and dates: docs/paper_table_quick.md
     With agent data (make agent-data ARGS="--tasks halfcheetah": our demos plus the SAC expert's episodes at action
     noise 0.5 making 25% / 50% of the steps; 10 independent runs, mean [95% CI]; docs/results.md, "Learning from
     agent data"): BC 4925 [4894, 4952] / 4887 [4866, 4903], DBC 4988 [4965, 5010] / 4931 [4911, 4952], Diffusion
-    Policy 1255 [1088, 1410] / not yet; at 0%: BC 4913, DBC 5069, Diffusion Policy 4456.
+    Policy 1255 [1088, 1410] / 1753 [1585, 1911]; at 0%: BC 4913, DBC 5069, Diffusion Policy 4456.
 """
 
 from dbc_jax.configs._locomotion import locomotion_config
