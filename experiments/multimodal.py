@@ -187,7 +187,8 @@ def measure(args, ledger: dict, figure_ledger: dict, publish=lambda table, figur
             if bc is not None and row is not bc:
                 improvement[f"{row['method']} > BC"] = stats.probability_of_improvement(
                     row["success_per_run"], bc["success_per_run"], BOOTSTRAP["pairs_reps"], BOOTSTRAP["seed"])
-        return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows,
+        missing = [METHODS[m] for m in METHODS if m in args.methods and m not in done]  # asked, not (yet) trained
+        return {"preset": args.preset, "runs": args.runs, "lambdas": args.lambdas, "rows": rows, "missing": missing,
                 "improvement": improvement, "runs_info": dict(runs_info), "stale": stale, "bootstrap": BOOTSTRAP,
                 "hardware": hardware(), "code": code_version(), "date": str(datetime.date.today())}, shown
 
@@ -243,6 +244,9 @@ def markdown(table: dict) -> str:
     lines += ["", "Per-run evaluation noise: the standard error of a run's success rate over its episodes, "
                   "mean over runs: " + ", ".join(f"{r['method']} {np.mean(r['success_se_per_run']):.1f}"
                                                   for r in rows) + " (points).", ""]
+    if table.get("missing"):
+        lines += ["Not trained yet: " + ", ".join(table["missing"]) + ". The same command trains them and writes "
+                  "this page again after each.", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -172,3 +172,5 @@ def test_multimodal_keeps_each_method_as_soon_as_it_is_trained(tmp_path, monkeyp
     table = json.load(open("out/multimodal_smoke.json"))
     assert [r["method"] for r in table["rows"]] == ["BC"] and list(table["runs_info"]) == ["bc"]
     assert list(json.load(open("out/multimodal_smoke_paths.json"))) == ["BC"]
+    assert table["missing"] == ["DBC"]  # the interrupted method is listed, on the page too
+    assert "Not trained yet: DBC. The same command trains them" in open("out/multimodal_smoke.md").read()
