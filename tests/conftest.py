@@ -22,6 +22,17 @@ PAPER_DATA = os.environ.get("DBC_JAX_PAPER_DATA") or os.path.abspath(
 
 
 @pytest.fixture
+def fewer_resamples(monkeypatch):
+    """200 bootstrap resamples for every results page (``dbc_jax.stats.BOOTSTRAP``), not 10,000 and 2,000: for the
+    tests of what a page computes from which runs and where it writes it. The intervals' own accuracy is checked on
+    synthetic scores in tests/test_compare.py, with resample counts of their own."""
+    from dbc_jax import stats
+
+    monkeypatch.setitem(stats.BOOTSTRAP, "reps", 200)
+    monkeypatch.setitem(stats.BOOTSTRAP, "pairs_reps", 200)
+
+
+@pytest.fixture
 def paper_data():
     """Path of the paper's released datasets; tests that need them skip when the folder is absent."""
     if not os.path.isdir(PAPER_DATA):

@@ -57,14 +57,11 @@ def test_halfcheetah_agent_records_the_noisy_actions_it_executes():
 
 
 @pytest.fixture
-def agent_data(tmp_path, monkeypatch):
+def agent_data(tmp_path, monkeypatch, fewer_resamples):
     monkeypatch.chdir(tmp_path)  # data/ and runs/ of this test only
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
     import agent_data
 
-    # 200 bootstrap resamples, not 10,000 and 2,000: the intervals' own accuracy is tests/test_compare.py's.
-    monkeypatch.setitem(agent_data.BOOTSTRAP, "reps", 200)
-    monkeypatch.setitem(agent_data.BOOTSTRAP, "pairs_reps", 200)
     yield agent_data
     sys.path.pop(0)
 

@@ -18,12 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 import compare  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def fewer_resamples(monkeypatch):
-    """The pipeline's tests take 200 bootstrap resamples in place of 10,000 and 2,000: they check what is computed
-    from which runs and where it is written; the intervals' own accuracy is checked on synthetic scores below."""
-    monkeypatch.setitem(compare.BOOTSTRAP, "reps", 200)
-    monkeypatch.setitem(compare.BOOTSTRAP, "pairs_reps", 200)
+pytestmark = pytest.mark.usefixtures("fewer_resamples")  # the statistics tests pass their own resample counts
 
 
 def test_the_mean_interval_covers_the_true_mean_in_at_least_90_percent_of_draws():

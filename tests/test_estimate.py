@@ -81,12 +81,10 @@ def test_the_plan_counts_a_runs_work_and_what_an_interrupted_one_has_left(tmp_pa
     assert missing["reason"] in page and new["reason"] in page
 
 
-def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, monkeypatch, capsys):
+def test_the_comparison_prints_its_plan_for_its_own_number_of_runs(tmp_path, monkeypatch, capsys, fewer_resamples):
     import compare
 
     monkeypatch.chdir(tmp_path)
-    for reps in ("reps", "pairs_reps"):  # the intervals' own accuracy is tests/test_compare.py's
-        monkeypatch.setitem(compare.BOOTSTRAP, reps, 200)
     with pytest.raises(SystemExit) as stop:
         compare.main(["--preset", "smoke", "--quiet", "--out", str(tmp_path / "docs"), "--rows", "maze:ours",
                       "--methods", "bc", "--runs", "bc=4", "--paper-data", str(tmp_path / "none"), "--plan-only"])

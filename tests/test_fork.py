@@ -84,7 +84,7 @@ def test_touches_block():
     assert touches_block(np.array([[-0.58, 2.0]]))  # 0.08 beside it: the ball's surface touches
 
 
-def test_multimodal_rows_count_each_way_per_run(monkeypatch):
+def test_multimodal_rows_count_each_way_per_run(fewer_resamples):
     """experiments/multimodal.py's row: per-run shares of each way and of hits, and the balance of the two ways."""
     import os
     import sys
@@ -92,7 +92,6 @@ def test_multimodal_rows_count_each_way_per_run(monkeypatch):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
     import multimodal
 
-    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)  # the intervals' own accuracy is tests/test_compare.py's
 
     success = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
     modes = np.array([[0, 1, 2, 2], [0, 0, 0, 0]])  # run 1: left, right, stuck x 2; run 2: always left
@@ -104,7 +103,7 @@ def test_multimodal_rows_count_each_way_per_run(monkeypatch):
     assert row["success"]["mean"] == pytest.approx(75.0) and row["runs"] == 2 and row["episodes_per_run"] == 4
 
 
-def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monkeypatch, capsys):
+def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monkeypatch, capsys, fewer_resamples):
     """A method's finished rows are reused without their workdir (a clean clone); a method not asked is kept; a
     recorded method whose config differs is not reused."""
     import json
@@ -116,7 +115,6 @@ def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monk
     import multimodal
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)
     base = ["--preset", "smoke", "--runs", "2", "--quiet", "--out", "out"]
     multimodal.main(base + ["--methods", "bc"])
     page, paths = (open(f"out/multimodal_smoke{end}").read() for end in (".md", "_paths.json"))
@@ -148,7 +146,7 @@ def test_multimodal_page_and_figure_come_back_from_the_json_alone(tmp_path, monk
         multimodal.main(base + ["--no-train"])
 
 
-def test_multimodal_keeps_each_method_as_soon_as_it_is_trained(tmp_path, monkeypatch):
+def test_multimodal_keeps_each_method_as_soon_as_it_is_trained(tmp_path, monkeypatch, fewer_resamples):
     """The JSON is written after every trained method: an interrupted command keeps the methods it finished."""
     import json
     import os
@@ -158,7 +156,6 @@ def test_multimodal_keeps_each_method_as_soon_as_it_is_trained(tmp_path, monkeyp
     import multimodal
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(multimodal.BOOTSTRAP, "reps", 200)
     real_train = multimodal.dbc_jax.train
 
     def train(config, progress=True):
